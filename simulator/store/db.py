@@ -1,0 +1,230 @@
+"""The engine, the schema, and units of work.
+
+``--db`` takes ``sqlite:///path`` (the default, one file) or ``postgresql://…`` (a shared instance; mapped to
+the psycopg 3 driver). Nothing is kept in process memory: every worker process sharing the database sees the
+same state.
+
+SQLite: WAL journal, foreign keys on, a busy timeout, and the store emits BEGIN itself (``BEGIN IMMEDIATE`` for
+a write unit of work, so concurrent writers queue on the busy timeout instead of failing when a read lock
+would have to be upgraded). PostgreSQL: READ COMMITTED, writes that could race are compare-and-set UPDATEs or
+rely on unique keys; schema creation takes an advisory lock so several workers can start at once.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, make_url, select, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from . import models as m
+from ._common import DEFAULT_WORKSPACE, insert_ignore, upsert, utcnow
+from .authorizations import AuthorizationRepository
+from .controls import ControlRepository
+from .directory import DirectoryRepository
+from .documents import DocumentRepository
+from .errors import SchemaError
+from .exchanges import ExchangeRepository
+from .patients import PatientRepository
+from .workspaces import WorkspaceRepository
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS: Final = 15_000
+_SCHEMA_LOCK_KEY: Final = 0x5E6A5B0  # pg_advisory_xact_lock key for schema creation
+_BEGIN_OPTION: Final = "segur_sqlite_begin"
+
+Migration = Callable[[Connection], None]
+MIGRATIONS: dict[int, Migration] = {}
+"""Steps run after ``create_all`` to reach version N from N-1 (additive: ADD COLUMN, CREATE INDEX…)."""
+
+
+def normalise_url(url: str | URL) -> URL:
+    """``postgresql://`` and ``postgres://`` → ``postgresql+psycopg://``; ``sqlite:///path`` as is. Other
+    back ends are refused."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return parsed
+    if backend == "sqlite":
+        if parsed.drivername != "sqlite":
+            raise ValueError(f"unsupported SQLite driver {parsed.drivername!r}: use sqlite:///path")
+        return parsed
+    raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "
+                     "use sqlite:///path or postgresql://user@host/db")
+
+
+def sqlite_url(path: str | Path) -> str:
+    """The URL of a SQLite database file."""
+    return f"sqlite:///{Path(path)}"
+
+
+def _is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or "mode=memory" in str(url.query.get("mode", ""))
+
+
+def make_engine(url: str | URL, *, echo: bool = False, pool_size: int = 5, max_overflow: int = 10,
+                pool_timeout: float = 30.0) -> Engine:
+    """An engine for ``url`` with the store's connection settings (see the module docstring)."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
+                              pool_timeout=pool_timeout)
+    return create_engine(
+        parsed, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout,
+        pool_pre_ping=True, pool_recycle=1800, json_serializer=_dumps,
+    )
+
+
+def _dumps(value: Any) -> str:
+    import json
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _sqlite_engine(url: URL, *, echo: bool, pool_size: int, max_overflow: int, pool_timeout: float) -> Engine:
+    memory = _is_memory(url)
+    kwargs: dict[str, Any] = {
+        "echo": echo, "json_serializer": _dumps,
+        "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    }
+    if memory:
+        kwargs["poolclass"] = StaticPool  # one shared connection: for tests, not for concurrent use
+    else:
+        Path(url.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        try:
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        readonly = mode == "READONLY"
+        info = conn.connection.info  # lives as long as the DBAPI connection
+        if info.get("query_only", False) != readonly:  # a read-only unit of work refuses writes, as on PostgreSQL
+            conn.exec_driver_sql(f"PRAGMA query_only={int(readonly)}")
+            info["query_only"] = readonly
+        conn.exec_driver_sql("BEGIN DEFERRED" if readonly else f"BEGIN {mode}")
+
+    return engine
+
+
+class UnitOfWork:
+    """One database transaction and the repositories working in it. Every repository call takes the
+    workspace; nothing crosses between workspaces."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.connection = conn
+        self.workspaces = WorkspaceRepository(conn)
+        self.patients = PatientRepository(conn)
+        self.directory = DirectoryRepository(conn)
+        self.authorizations = AuthorizationRepository(conn)
+        self.documents = DocumentRepository(conn)
+        self.exchanges = ExchangeRepository(conn)
+        self.controls = ControlRepository(conn)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Group several calls so that they happen together or not at all, inside the transaction."""
+        with self.connection.begin_nested():
+            yield
+
+
+class Store:
+    """The sandbox state. Thread-safe (one pooled connection per unit of work); create one per process.
+
+    >>> store = Store("sqlite:///.sandbox/sandbox.db")
+    >>> with store.transaction() as tx:
+    ...     tx.patients.get("default", "123456789012345")
+    """
+
+    def __init__(self, url: str | URL, *, create_schema: bool = True, echo: bool = False,
+                 pool_size: int = 5, max_overflow: int = 10) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
+        if create_schema:
+            self.create_schema()
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def __repr__(self) -> str:
+        return f"Store({self.url.render_as_string(hide_password=True)!r})"
+
+    @contextmanager
+    def transaction(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
+        """A unit of work: committed when the block ends, rolled back if it raises. Keep it short.
+        ``readonly``: writes are refused (SQLite ``query_only``, PostgreSQL READ ONLY) and, on SQLite, no
+        write lock is taken, so readers never wait for writers."""
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.execution_options(**{_BEGIN_OPTION: "READONLY" if readonly else "IMMEDIATE"})
+            elif readonly:
+                conn.execution_options(postgresql_readonly=True)
+            with conn.begin():
+                yield UnitOfWork(conn)
+
+    def create_schema(self) -> int:
+        """Create missing tables, run pending migrations, record the version, ensure ``default`` exists.
+        Safe to run from several processes at once. Returns the schema version."""
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+                current = _stored_version(conn)
+                if current is not None and current > m.SCHEMA_VERSION:
+                    raise SchemaError(f"the database schema is version {current}, newer than this code's "
+                                      f"{m.SCHEMA_VERSION}: upgrade segur-sandbox")
+                m.metadata.create_all(conn)
+                for version in range((current or m.SCHEMA_VERSION) + 1, m.SCHEMA_VERSION + 1):
+                    log.info("migrating the store schema to version %d", version)
+                    MIGRATIONS[version](conn)
+                upsert(conn, m.schema_version, {"id": 1, "version": m.SCHEMA_VERSION, "updated_at": utcnow()},
+                       ["id"], ["version", "updated_at"])
+                insert_ignore(conn, m.workspaces, {"id": DEFAULT_WORKSPACE, "created_at": utcnow(), "settings": {},
+                                                   "clock_offset_seconds": 0}, ["id"])
+        return m.SCHEMA_VERSION
+
+    def schema_version(self) -> int | None:
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_BEGIN_OPTION: "READONLY"})
+            return _stored_version(conn)
+
+    def dispose(self) -> None:
+        """Close the pooled connections (at shutdown, or in a child process after fork)."""
+        self.engine.dispose()
+
+    close = dispose
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.dispose()
+
+
+def _stored_version(conn: Connection) -> int | None:
+    if not inspect(conn).has_table(m.schema_version.name):
+        return None
+    return conn.execute(select(m.schema_version.c.version).where(m.schema_version.c.id == 1)).scalar()

@@ -1,0 +1,579 @@
+"""The XDS registry (document entries, submission sets, associations) and the repository (content bytes).
+
+Identifiers are the registry's: ``entry_uuid`` values are ``urn:uuid:…`` (the handler replaces the symbolic ids
+of a submission before calling), codes are stored as their code value (the coding scheme stays in
+``metadata_xml``), author and legal authenticator as idNat. Every multi-statement operation runs in a savepoint:
+it happens entirely or not at all, even if the caller catches the error and goes on.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import Connection, Row, and_, exists, false, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import models as m
+from ._common import atomic, check_aware, utcnow
+from .errors import (
+    DocumentNotFound,
+    DuplicateEntryUuid,
+    DuplicateUniqueId,
+    MetadataUpdateError,
+    PatientMismatch,
+    StatusConflict,
+    VersionConflict,
+)
+
+APPROVED: Final = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
+DEPRECATED: Final = "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"
+ARCHIVED: Final = "urn:asip:ci-sis:2010:StatusType:Archived"
+DELETED: Final = "urn:asip:ci-sis:2010:StatusType:Deleted"
+DOCUMENT_STATUSES: Final = (APPROVED, DEPRECATED, ARCHIVED, DELETED)
+
+HAS_MEMBER: Final = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
+RPLC: Final = "urn:ihe:iti:2007:AssociationType:RPLC"
+XFRM_RPLC: Final = "urn:ihe:iti:2007:AssociationType:XFRM_RPLC"
+SIGNS: Final = "urn:ihe:iti:2007:AssociationType:signs"
+UPDATE_AVAILABILITY_STATUS: Final = "urn:ihe:iti:2010:AssociationType:UpdateAvailabilityStatus"
+REPLACING_TYPES: Final = (RPLC, XFRM_RPLC)
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    """A registry DocumentEntry (one version of a logical document)."""
+
+    entry_uuid: str
+    unique_id: str
+    patient_ins: str
+    mime_type: str
+    submitted_at: datetime  # when the registry accepted it (workspace clock)
+    metadata_xml: str = ""  # the ExtrinsicObject as submitted/normalised
+    lid: str | None = None  # set by the store: the entryUUID of version 1
+    version: int = 1  # set by the store
+    status: str = APPROVED
+    title: str | None = None
+    confidentiality_codes: tuple[str, ...] = ()
+    type_code: str | None = None
+    class_code: str | None = None
+    format_code: str | None = None
+    practice_setting: str | None = None
+    facility_type: str | None = None
+    event_codes: tuple[str, ...] = ()
+    creation_time: datetime | None = None
+    service_start: datetime | None = None
+    service_stop: datetime | None = None
+    author_person_ids: tuple[str, ...] = ()
+    author_institution_ids: tuple[str, ...] = ()
+    legal_authenticator_id: str | None = None
+    is_signature: bool = False  # the XAdES signature document of its submission set
+    hash: str | None = None  # SHA-1, hex
+    size: int | None = None
+    submission_set_uuid: str | None = None
+    submitter: str | None = None  # the VIHF NameID of the caller who submitted it
+    reference_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SubmissionSet:
+    entry_uuid: str
+    unique_id: str
+    patient_ins: str
+    submission_time: datetime
+    source_id: str | None = None
+    content_type_code: str | None = None
+    title: str | None = None
+    author: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"person": …, "institutions": […]}
+    submitter: str | None = None
+    metadata_xml: str = ""  # the RegistryPackage
+
+
+@dataclass(frozen=True)
+class Association:
+    id: str  # urn:uuid:…
+    type: str  # full URN, e.g. HAS_MEMBER
+    source: str
+    target: str
+    slots: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    submission_set_uuid: str | None = None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """An ITI-41 submission: everything is stored, or nothing. ``contents`` is keyed by document uniqueId.
+    RPLC/XFRM_RPLC associations from a new entry deprecate their (Approved) target in the same transaction."""
+
+    submission_set: SubmissionSet
+    entries: tuple[DocumentEntry, ...] = ()
+    associations: tuple[Association, ...] = ()
+    contents: Mapping[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VersionUpdate:
+    """ITI-57 metadata update: ``entry`` is the new version (new ``entry_uuid``, ``lid`` = the logical id
+    updated, same uniqueId and patient); ``previous_version`` the version it replaces, which must be the
+    latest and in ``expected_status``."""
+
+    entry: DocumentEntry
+    previous_version: int
+    expected_status: str = APPROVED
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """ITI-57 UpdateAvailabilityStatus: compare-and-set of one entry's status."""
+
+    entry_uuid: str
+    original_status: str
+    new_status: str
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    versions: tuple[DocumentEntry, ...]  # the new versions
+    status_changes: tuple[DocumentEntry, ...]  # the entries whose status changed, as they are now
+
+
+@dataclass(frozen=True)
+class DocumentQuery:
+    """FindDocuments filters. ``None`` = no filter; a tuple = any of its values (an empty tuple matches
+    nothing). Times: ``*_from`` inclusive, ``*_to`` exclusive (IHE). ``author_persons`` values are idNat and may
+    hold SQL LIKE wildcards (``%``, ``_``) as IHE allows."""
+
+    statuses: tuple[str, ...] | None = None
+    class_codes: tuple[str, ...] | None = None
+    type_codes: tuple[str, ...] | None = None
+    practice_settings: tuple[str, ...] | None = None
+    facility_types: tuple[str, ...] | None = None
+    format_codes: tuple[str, ...] | None = None
+    confidentiality_codes: tuple[str, ...] | None = None
+    event_codes: tuple[str, ...] | None = None
+    author_persons: tuple[str, ...] | None = None
+    reference_ids: tuple[str, ...] | None = None
+    creation_from: datetime | None = None
+    creation_to: datetime | None = None
+    service_start_from: datetime | None = None
+    service_start_to: datetime | None = None
+    service_stop_from: datetime | None = None
+    service_stop_to: datetime | None = None
+    is_signature: bool | None = None
+
+
+def digest(content: bytes) -> tuple[str, int]:
+    """The XDS ``hash`` (SHA-1, lower-case hex) and ``size`` of a document's bytes."""
+    return hashlib.sha1(content).hexdigest(), len(content)
+
+
+# -- rows <-> dataclasses ----------------------------------------------------------------------------------
+_E, _V, _S, _A, _C = m.document_entries, m.document_values, m.submission_sets, m.associations, m.document_contents
+
+
+def _entry(row: Row[Any]) -> DocumentEntry:
+    return DocumentEntry(
+        entry_uuid=row.entry_uuid, unique_id=row.unique_id, patient_ins=row.patient_ins, mime_type=row.mime_type,
+        submitted_at=row.submitted_at, metadata_xml=row.metadata_xml, lid=row.lid, version=row.version,
+        status=row.status, title=row.title, confidentiality_codes=tuple(row.confidentiality_codes),
+        type_code=row.type_code, class_code=row.class_code, format_code=row.format_code,
+        practice_setting=row.practice_setting, facility_type=row.facility_type,
+        event_codes=tuple(row.event_codes), creation_time=row.creation_time, service_start=row.service_start,
+        service_stop=row.service_stop, author_person_ids=tuple(row.author_person_ids),
+        author_institution_ids=tuple(row.author_institution_ids),
+        legal_authenticator_id=row.legal_authenticator_id, is_signature=row.is_signature, hash=row.hash,
+        size=row.size, submission_set_uuid=row.submission_set_uuid, submitter=row.submitter,
+        reference_ids=tuple(row.reference_ids),
+    )
+
+
+def _entry_row(workspace: str, e: DocumentEntry) -> dict[str, Any]:
+    for name in ("submitted_at", "creation_time", "service_start", "service_stop"):
+        check_aware(getattr(e, name), name)
+    if e.status not in DOCUMENT_STATUSES:
+        raise ValueError(f"status {e.status!r}: expected one of {DOCUMENT_STATUSES}")
+    return {
+        "workspace": workspace, "entry_uuid": e.entry_uuid, "lid": e.lid, "version": e.version,
+        "unique_id": e.unique_id, "patient_ins": e.patient_ins, "status": e.status, "title": e.title,
+        "confidentiality_codes": list(e.confidentiality_codes), "type_code": e.type_code,
+        "class_code": e.class_code, "format_code": e.format_code, "practice_setting": e.practice_setting,
+        "facility_type": e.facility_type, "event_codes": list(e.event_codes), "creation_time": e.creation_time,
+        "service_start": e.service_start, "service_stop": e.service_stop,
+        "author_person_ids": list(e.author_person_ids), "author_institution_ids": list(e.author_institution_ids),
+        "legal_authenticator_id": e.legal_authenticator_id, "is_signature": e.is_signature,
+        "mime_type": e.mime_type, "hash": e.hash, "size": e.size, "submission_set_uuid": e.submission_set_uuid,
+        "submitted_at": e.submitted_at, "submitter": e.submitter, "reference_ids": list(e.reference_ids),
+        "metadata_xml": e.metadata_xml,
+    }
+
+
+def _value_rows(workspace: str, e: DocumentEntry) -> list[dict[str, Any]]:
+    kinds = (("conf", e.confidentiality_codes), ("event", e.event_codes), ("author", e.author_person_ids),
+             ("institution", e.author_institution_ids), ("ref", e.reference_ids))
+    return [{"workspace": workspace, "entry_uuid": e.entry_uuid, "kind": kind, "value": value}
+            for kind, values in kinds for value in dict.fromkeys(values)]
+
+
+def _submission_set(row: Row[Any]) -> SubmissionSet:
+    return SubmissionSet(entry_uuid=row.entry_uuid, unique_id=row.unique_id, patient_ins=row.patient_ins,
+                         submission_time=row.submission_time, source_id=row.source_id,
+                         content_type_code=row.content_type_code, title=row.title, author=row.author,
+                         submitter=row.submitter, metadata_xml=row.metadata_xml)
+
+
+def _submission_set_row(workspace: str, s: SubmissionSet) -> dict[str, Any]:
+    check_aware(s.submission_time, "submission_time")
+    return {"workspace": workspace, "entry_uuid": s.entry_uuid, "unique_id": s.unique_id,
+            "patient_ins": s.patient_ins, "submission_time": s.submission_time, "source_id": s.source_id,
+            "content_type_code": s.content_type_code, "title": s.title, "author": dict(s.author),
+            "submitter": s.submitter, "metadata_xml": s.metadata_xml}
+
+
+def _association(row: Row[Any]) -> Association:
+    return Association(id=row.id, type=row.type, source=row.source, target=row.target,
+                       slots={k: tuple(v) for k, v in (row.slots or {}).items()},
+                       submission_set_uuid=row.submission_set_uuid)
+
+
+def _association_row(workspace: str, a: Association, now: datetime) -> dict[str, Any]:
+    return {"workspace": workspace, "id": a.id, "type": a.type, "source": a.source, "target": a.target,
+            "slots": {k: list(v) for k, v in a.slots.items()}, "submission_set_uuid": a.submission_set_uuid,
+            "created_at": now}
+
+
+def _has_value(kind: str, values: Sequence[str], *, like: bool = False) -> Any:
+    """EXISTS a ``document_values`` row of ``kind`` matching one of ``values`` for the outer entry."""
+    plain = [v for v in values if not (like and ("%" in v or "_" in v))]
+    patterns = [v for v in values if v not in plain]
+    matches = []
+    if plain:
+        matches.append(_V.c.value.in_(plain))
+    matches.extend(_V.c.value.like(p) for p in patterns)
+    return exists().where(_V.c.workspace == _E.c.workspace, _V.c.entry_uuid == _E.c.entry_uuid,
+                          _V.c.kind == kind, or_(*matches) if matches else false())
+
+
+def _conditions(workspace: str, patient_ins: str | None, q: DocumentQuery) -> list[Any]:
+    conditions: list[Any] = [_E.c.workspace == workspace]
+    if patient_ins is not None:
+        conditions.append(_E.c.patient_ins == patient_ins)
+    for column, values in ((_E.c.status, q.statuses), (_E.c.class_code, q.class_codes),
+                           (_E.c.type_code, q.type_codes), (_E.c.practice_setting, q.practice_settings),
+                           (_E.c.facility_type, q.facility_types), (_E.c.format_code, q.format_codes)):
+        if values is not None:
+            conditions.append(column.in_(list(values)))
+    for kind, values in (("conf", q.confidentiality_codes), ("event", q.event_codes), ("ref", q.reference_ids)):
+        if values is not None:
+            conditions.append(_has_value(kind, values))
+    if q.author_persons is not None:
+        conditions.append(_has_value("author", q.author_persons, like=True))
+    for column, low, high in ((_E.c.creation_time, q.creation_from, q.creation_to),
+                              (_E.c.service_start, q.service_start_from, q.service_start_to),
+                              (_E.c.service_stop, q.service_stop_from, q.service_stop_to)):
+        if low is not None:
+            check_aware(low, column.name)
+            conditions.append(column >= low)
+        if high is not None:
+            check_aware(high, column.name)
+            conditions.append(column < high)
+    if q.is_signature is not None:
+        conditions.append(_E.c.is_signature.is_(q.is_signature))
+    return conditions
+
+
+def _duplicates(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(v for v, n in Counter(values).items() if n > 1))
+
+
+class DocumentRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    # -- ITI-41 -------------------------------------------------------------------------------------------
+    def register_submission(self, workspace: str, submission: Submission) -> tuple[DocumentEntry, ...]:
+        """Store a whole submission (submission set, entries, associations, contents) or nothing.
+
+        New entries get ``lid`` = ``entry_uuid`` and version 1. Raises ``DuplicateUniqueId`` (registry or
+        in-message), ``DuplicateEntryUuid``, and for replacements ``DocumentNotFound``, ``PatientMismatch``,
+        ``StatusConflict`` (target not Approved)."""
+        ss = submission.submission_set
+        entries = tuple(replace(e, lid=e.entry_uuid, version=1) for e in submission.entries)
+        doc_unique_ids = [e.unique_id for e in entries]
+        in_message = _duplicates([ss.unique_id, *doc_unique_ids])
+        if in_message:
+            raise DuplicateUniqueId(in_message, in_message=True)
+        uuids = [ss.entry_uuid, *(e.entry_uuid for e in entries), *(a.id for a in submission.associations)]
+        repeated = _duplicates(uuids)
+        if repeated:
+            raise DuplicateEntryUuid(repeated)
+        unknown = set(submission.contents) - set(doc_unique_ids)
+        if unknown:
+            raise ValueError(f"contents for uniqueIds not in the submission: {sorted(unknown)}")
+        try:
+            with atomic(self._conn, workspace):
+                self._check_not_registered(workspace, doc_unique_ids, ss.unique_id, uuids)
+                now = utcnow()
+                self._conn.execute(insert(_S), [_submission_set_row(workspace, ss)])
+                self._insert_entries(workspace, entries)
+                new_uuids = {e.entry_uuid: e for e in entries}
+                for a in submission.associations:
+                    if a.type in REPLACING_TYPES and a.source in new_uuids:
+                        self._deprecate_replaced(workspace, a.target, new_uuids[a.source].patient_ins)
+                self._insert_associations(workspace, submission.associations, now)
+                if submission.contents:
+                    self._conn.execute(insert(_C), [
+                        {"workspace": workspace, "unique_id": uid, "content": bytes(content),
+                         "size": len(content), "created_at": now}
+                        for uid, content in submission.contents.items()])
+        except IntegrityError:
+            # a concurrent transaction registered the same ids between our check and our insert
+            self._check_not_registered(workspace, doc_unique_ids, ss.unique_id, uuids)
+            raise
+        return entries
+
+    def _check_not_registered(self, workspace: str, doc_unique_ids: Sequence[str], ss_unique_id: str | None,
+                              uuids: Sequence[str]) -> None:
+        taken: list[str] = []
+        if doc_unique_ids:
+            taken += self._conn.execute(select(_E.c.unique_id).distinct().where(
+                _E.c.workspace == workspace, _E.c.unique_id.in_(list(doc_unique_ids)))).scalars().all()
+        if ss_unique_id is not None:
+            taken += self._conn.execute(select(_S.c.unique_id).where(
+                _S.c.workspace == workspace, _S.c.unique_id == ss_unique_id)).scalars().all()
+        if taken:
+            raise DuplicateUniqueId(tuple(sorted(set(taken))))
+        used: set[str] = set()
+        for column, table in ((_E.c.entry_uuid, _E), (_S.c.entry_uuid, _S), (_A.c.id, _A)):
+            used.update(self._conn.execute(select(column).where(
+                table.c.workspace == workspace, column.in_(list(uuids)))).scalars())
+        if used:
+            raise DuplicateEntryUuid(tuple(sorted(used)))
+
+    def _insert_entries(self, workspace: str, entries: Sequence[DocumentEntry]) -> None:
+        if not entries:
+            return
+        self._conn.execute(insert(_E), [_entry_row(workspace, e) for e in entries])
+        values = [row for e in entries for row in _value_rows(workspace, e)]
+        if values:
+            self._conn.execute(insert(_V), values)
+
+    def _insert_associations(self, workspace: str, associations: Sequence[Association], now: datetime) -> None:
+        if associations:
+            self._conn.execute(insert(_A), [_association_row(workspace, a, now) for a in associations])
+
+    def _deprecate_replaced(self, workspace: str, target: str, patient_ins: str) -> None:
+        current = self.get(workspace, target)
+        if current is None:
+            raise DocumentNotFound(target)
+        if current.patient_ins != patient_ins:
+            raise PatientMismatch(target, patient_ins, current.patient_ins)
+        if not self._compare_and_set(workspace, target, APPROVED, DEPRECATED):
+            actual = self.get(workspace, target)
+            raise StatusConflict(target, APPROVED, actual.status if actual else "absent",
+                                 xds_code="XDSRegistryDeprecatedDocumentError")
+
+    def _compare_and_set(self, workspace: str, entry_uuid: str, expected: str, new: str) -> bool:
+        result = self._conn.execute(update(_E).where(_E.c.workspace == workspace, _E.c.entry_uuid == entry_uuid,
+                                                     _E.c.status == expected).values(status=new))
+        return bool(result.rowcount)
+
+    # -- ITI-57 -------------------------------------------------------------------------------------------
+    def set_status(self, workspace: str, entry_uuid: str, *, expected: str, new: str) -> DocumentEntry:
+        """UpdateAvailabilityStatus as a compare-and-set: ``StatusConflict`` when the entry is not in
+        ``expected`` (checked in the same UPDATE), ``DocumentNotFound`` when it does not exist."""
+        with atomic(self._conn, workspace):
+            return self._set_status(workspace, entry_uuid, expected, new)
+
+    def _set_status(self, workspace: str, entry_uuid: str, expected: str, new: str) -> DocumentEntry:
+        if new not in DOCUMENT_STATUSES:
+            raise ValueError(f"status {new!r}: expected one of {DOCUMENT_STATUSES}")
+        if not self._compare_and_set(workspace, entry_uuid, expected, new):
+            current = self.get(workspace, entry_uuid)
+            if current is None:
+                raise DocumentNotFound(entry_uuid)
+            raise StatusConflict(entry_uuid, expected, current.status)
+        found = self.get(workspace, entry_uuid)
+        assert found is not None
+        return found
+
+    def add_version(self, workspace: str, version: VersionUpdate) -> DocumentEntry:
+        """A new metadata version (ITI-57): the previous version becomes Deprecated, the new one is stored with
+        the same lid and uniqueId and version + 1 — in one transaction."""
+        self._check_not_registered(workspace, (), None, [version.entry.entry_uuid])
+        with atomic(self._conn, workspace):
+            return self._add_version(workspace, version)
+
+    def _add_version(self, workspace: str, version: VersionUpdate) -> DocumentEntry:
+        entry = version.entry
+        if not entry.lid:
+            raise ValueError("a new version needs the lid of the document it updates")
+        row = self._conn.execute(select(_E).where(_E.c.workspace == workspace, _E.c.lid == entry.lid)
+                                 .order_by(_E.c.version.desc()).limit(1).with_for_update()).first()
+        if row is None:
+            raise DocumentNotFound(entry.lid)
+        latest = _entry(row)
+        if latest.version != version.previous_version:
+            raise VersionConflict(entry.lid, version.previous_version, latest.version)
+        if entry.unique_id != latest.unique_id:
+            raise MetadataUpdateError(f"{entry.lid}: a new version keeps uniqueId {latest.unique_id}, "
+                                      f"not {entry.unique_id}")
+        if entry.patient_ins != latest.patient_ins:
+            raise PatientMismatch(entry.lid, entry.patient_ins, latest.patient_ins)
+        if not self._compare_and_set(workspace, latest.entry_uuid, version.expected_status, DEPRECATED):
+            raise StatusConflict(latest.entry_uuid, version.expected_status, latest.status)
+        new = replace(entry, version=latest.version + 1,
+                      hash=entry.hash if entry.hash is not None else latest.hash,
+                      size=entry.size if entry.size is not None else latest.size)
+        self._insert_entries(workspace, [new])
+        return new
+
+    def update_submission(self, workspace: str, submission_set: SubmissionSet | None, *,
+                          versions: Sequence[VersionUpdate] = (), status_changes: Sequence[StatusChange] = (),
+                          associations: Sequence[Association] = ()) -> UpdateResult:
+        """A whole ITI-57 request, all or nothing: its submission set, new metadata versions, status changes
+        (compare-and-set) and associations (HasMember, UpdateAvailabilityStatus…)."""
+        uuids = [*(v.entry.entry_uuid for v in versions), *(a.id for a in associations)]
+        if submission_set is not None:
+            uuids.append(submission_set.entry_uuid)
+        repeated = _duplicates(uuids)
+        if repeated:
+            raise DuplicateEntryUuid(repeated)
+        ss_unique_id = submission_set.unique_id if submission_set else None
+        try:
+            with atomic(self._conn, workspace):
+                self._check_not_registered(workspace, (), ss_unique_id, uuids)
+                if submission_set is not None:
+                    self._conn.execute(insert(_S), [_submission_set_row(workspace, submission_set)])
+                new_versions = tuple(self._add_version(workspace, v) for v in versions)
+                changed = tuple(self._set_status(workspace, c.entry_uuid, c.original_status, c.new_status)
+                                for c in status_changes)
+                self._insert_associations(workspace, associations, utcnow())
+        except IntegrityError:
+            self._check_not_registered(workspace, (), ss_unique_id, uuids)
+            raise
+        return UpdateResult(versions=new_versions, status_changes=changed)
+
+    # -- queries ------------------------------------------------------------------------------------------
+    def find(self, workspace: str, patient_ins: str | None, query: DocumentQuery | None = None, *,
+             limit: int | None = None, offset: int = 0) -> tuple[DocumentEntry, ...]:
+        """FindDocuments: the patient's entries matching ``query`` (every version: filter on status to get
+        only current ones), newest creation time first."""
+        stmt = (select(_E).where(*_conditions(workspace, patient_ins, query or DocumentQuery()))
+                .order_by(_E.c.creation_time.desc().nulls_last(), _E.c.entry_uuid))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        return tuple(_entry(r) for r in self._conn.execute(stmt))
+
+    def count(self, workspace: str, patient_ins: str | None = None, query: DocumentQuery | None = None) -> int:
+        stmt = select(func.count()).select_from(_E).where(*_conditions(workspace, patient_ins,
+                                                                       query or DocumentQuery()))
+        return int(self._conn.execute(stmt).scalar_one())
+
+    def get(self, workspace: str, entry_uuid: str) -> DocumentEntry | None:
+        row = self._conn.execute(select(_E).where(_E.c.workspace == workspace,
+                                                  _E.c.entry_uuid == entry_uuid)).first()
+        return _entry(row) if row else None
+
+    def get_many(self, workspace: str, entry_uuids: Sequence[str]) -> tuple[DocumentEntry, ...]:
+        """The entries with these entryUUIDs (exact versions), in the order asked; unknown ones are skipped."""
+        if not entry_uuids:
+            return ()
+        rows = self._conn.execute(select(_E).where(_E.c.workspace == workspace,
+                                                   _E.c.entry_uuid.in_(list(entry_uuids))))
+        found = {r.entry_uuid: _entry(r) for r in rows}
+        return tuple(found[u] for u in dict.fromkeys(entry_uuids) if u in found)
+
+    def by_unique_ids(self, workspace: str, unique_ids: Sequence[str], *,
+                      all_versions: bool = False) -> tuple[DocumentEntry, ...]:
+        """Entries by uniqueId: the latest version of each (or every version, oldest first)."""
+        return self._by(workspace, _E.c.unique_id, unique_ids, all_versions)
+
+    def by_lids(self, workspace: str, lids: Sequence[str], *, all_versions: bool = False) -> tuple[DocumentEntry, ...]:
+        """Entries by logical id: the latest version of each (or every version, oldest first)."""
+        return self._by(workspace, _E.c.lid, lids, all_versions)
+
+    def _by(self, workspace: str, column: Any, keys: Sequence[str], all_versions: bool) -> tuple[DocumentEntry, ...]:
+        if not keys:
+            return ()
+        rows = self._conn.execute(select(_E).where(_E.c.workspace == workspace, column.in_(list(keys)))
+                                  .order_by(column, _E.c.version))
+        entries = [_entry(r) for r in rows]
+        if all_versions:
+            order = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+            return tuple(sorted(entries, key=lambda e: (order[getattr(e, column.name)], e.version)))
+        latest: dict[str, DocumentEntry] = {}
+        for e in entries:
+            latest[getattr(e, column.name)] = e  # ordered by version: the last one wins
+        return tuple(latest[k] for k in dict.fromkeys(keys) if k in latest)
+
+    def get_content(self, workspace: str, unique_id: str) -> bytes | None:
+        content = self._conn.execute(select(_C.c.content).where(_C.c.workspace == workspace,
+                                                                _C.c.unique_id == unique_id)).scalar()
+        return bytes(content) if content is not None else None
+
+    # -- associations and submission sets -----------------------------------------------------------------
+    def associations(self, workspace: str, *, sources: Sequence[str] | None = None,
+                     targets: Sequence[str] | None = None, involving: Sequence[str] | None = None,
+                     types: Sequence[str] | None = None) -> tuple[Association, ...]:
+        """Associations by source, target, or either (``involving``, GetAssociations), optionally by type."""
+        conditions: list[Any] = [_A.c.workspace == workspace]
+        if sources is not None:
+            conditions.append(_A.c.source.in_(list(sources)))
+        if targets is not None:
+            conditions.append(_A.c.target.in_(list(targets)))
+        if involving is not None:
+            conditions.append(or_(_A.c.source.in_(list(involving)), _A.c.target.in_(list(involving))))
+        if types is not None:
+            conditions.append(_A.c.type.in_(list(types)))
+        rows = self._conn.execute(select(_A).where(and_(*conditions)).order_by(_A.c.created_at, _A.c.id))
+        return tuple(_association(r) for r in rows)
+
+    def get_submission_sets(self, workspace: str, *, entry_uuids: Sequence[str] | None = None,
+                            unique_ids: Sequence[str] | None = None) -> tuple[SubmissionSet, ...]:
+        conditions: list[Any] = [_S.c.workspace == workspace]
+        if entry_uuids is not None:
+            conditions.append(_S.c.entry_uuid.in_(list(entry_uuids)))
+        if unique_ids is not None:
+            conditions.append(_S.c.unique_id.in_(list(unique_ids)))
+        rows = self._conn.execute(select(_S).where(*conditions).order_by(_S.c.submission_time, _S.c.entry_uuid))
+        return tuple(_submission_set(r) for r in rows)
+
+    def find_submission_sets(self, workspace: str, patient_ins: str, *, time_from: datetime | None = None,
+                             time_to: datetime | None = None, source_ids: Sequence[str] | None = None,
+                             content_type_codes: Sequence[str] | None = None,
+                             limit: int | None = None) -> tuple[SubmissionSet, ...]:
+        """FindSubmissionSets: by patient and submission time (``time_from`` inclusive, ``time_to``
+        exclusive), oldest first."""
+        conditions: list[Any] = [_S.c.workspace == workspace, _S.c.patient_ins == patient_ins]
+        if time_from is not None:
+            check_aware(time_from, "time_from")
+            conditions.append(_S.c.submission_time >= time_from)
+        if time_to is not None:
+            check_aware(time_to, "time_to")
+            conditions.append(_S.c.submission_time < time_to)
+        if source_ids is not None:
+            conditions.append(_S.c.source_id.in_(list(source_ids)))
+        if content_type_codes is not None:
+            conditions.append(_S.c.content_type_code.in_(list(content_type_codes)))
+        stmt = select(_S).where(*conditions).order_by(_S.c.submission_time, _S.c.entry_uuid)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return tuple(_submission_set(r) for r in self._conn.execute(stmt))
+
+    def count_submission_sets(self, workspace: str, patient_ins: str | None = None) -> int:
+        stmt = select(func.count()).select_from(_S).where(_S.c.workspace == workspace)
+        if patient_ins is not None:
+            stmt = stmt.where(_S.c.patient_ins == patient_ins)
+        return int(self._conn.execute(stmt).scalar_one())
+
+
+__all__ = [
+    "APPROVED", "ARCHIVED", "DELETED", "DEPRECATED", "DOCUMENT_STATUSES", "HAS_MEMBER", "REPLACING_TYPES", "RPLC",
+    "SIGNS", "UPDATE_AVAILABILITY_STATUS", "XFRM_RPLC", "Association", "DocumentEntry", "DocumentQuery",
+    "DocumentRepository", "StatusChange", "Submission", "SubmissionSet", "UpdateResult", "VersionUpdate",
+    "digest",
+]
