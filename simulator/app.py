@@ -1,0 +1,112 @@
+"""The HTTP application: the DMP's SOAP endpoints on their real paths (also under ``/w/{workspace}``), the admin
+JSON API under ``/api`` (OpenAPI at ``/openapi.json``), the test PKI's CRLs and ``/health``.
+
+Handlers are synchronous (SQLAlchemy, lxml, signatures): FastAPI runs them in its thread pool.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
+
+from .dmp.service import DmpService, HttpReply, Runtime
+from .store import DEFAULT_WORKSPACE
+
+DMP_PREFIX = "/si-dmp-server/v2/services"
+DMP_SERVICES = ("patients", "patientsPDQ", "patientsSpecific", "habilitations", "registry", "repository")
+
+
+class DroppedConnection(Response):
+    """Announces a body and never sends it: the client sees the connection cut mid-answer (fault injection)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/soap+xml"), (b"content-length", b"4096")]})
+        await send({"type": "http.response.body", "body": b"<", "more_body": False})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _to_response(reply: HttpReply) -> Response:
+    if reply.drop_connection:
+        return DroppedConnection()
+    return Response(content=reply.body, status_code=reply.status, media_type=None,
+                    headers={"content-type": reply.content_type})
+
+
+def create_app(runtime: Runtime, *, max_body_bytes: int = 64 * 1024 * 1024) -> FastAPI:
+    app = FastAPI(title="Ségur Sandbox", version=_version(),
+                  description="Offline replica of the DMP and INSi services for vendors' CI. SOAP endpoints live "
+                              f"under {DMP_PREFIX}/…; this API controls the sandbox.")
+    app.state.runtime = runtime
+    service = DmpService(runtime)
+
+    async def soap(request: Request, workspace: str, name: str) -> Response:
+        if name not in DMP_SERVICES:
+            return JSONResponse({"error": f"unknown DMP service {name!r}", "services": list(DMP_SERVICES)},
+                                status_code=404)
+        try:
+            body = await _read_body(request, max_body_bytes)
+        except BodyTooLarge:
+            return JSONResponse({"error": f"request body over the configured limit of {max_body_bytes} bytes"},
+                                status_code=413)
+        reply = await run_in_threadpool(service.process, workspace, name, body, request.headers.get("content-type"),
+                                        request.headers.get("soapaction"))
+        return _to_response(reply)
+
+    @app.post(DMP_PREFIX + "/{name}", include_in_schema=False)
+    async def dmp_default(request: Request, name: str) -> Response:
+        return await soap(request, DEFAULT_WORKSPACE, name)
+
+    @app.post("/w/{workspace}" + DMP_PREFIX + "/{name}", include_in_schema=False)
+    async def dmp_workspace(request: Request, workspace: str, name: str) -> Response:
+        return await soap(request, workspace, name)
+
+    @app.get("/health", tags=["sandbox"])
+    def health() -> dict[str, Any]:
+        """Readiness: the database answers."""
+        with runtime.store.transaction(readonly=True) as tx:
+            tx.workspaces.get(DEFAULT_WORKSPACE)
+        return {"status": "ok", "database": runtime.store.dialect}
+
+    @app.get("/pki/crl/{slug}.crl", tags=["sandbox"])
+    def crl(slug: str) -> Response:
+        """Certificate revocation list of one of the test CAs."""
+        try:
+            data = runtime.pki.crl(slug)  # type: ignore[arg-type]
+        except (KeyError, ValueError):
+            return JSONResponse({"error": f"unknown CA {slug!r}"}, status_code=404)
+        return Response(content=data, media_type="application/pkix-crl")
+
+    from .api import router as api_router
+
+    app.include_router(api_router, prefix="/api")
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("segur-sandbox")

@@ -1,0 +1,72 @@
+"""One settings object for the server: defaults, then ``SEGUR_SANDBOX_*`` environment variables, then CLI flags.
+
+Printed at start (secrets have none here: everything is a test value).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "SEGUR_SANDBOX_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path(".sandbox")
+    db: str = ""  # empty: embedded SQLite file in data_dir
+    seed: int = 1
+    patients: int = 200
+    documents_per_patient: int = 3
+    max_body_bytes: int = 64 * 1024 * 1024  # above: HTTP 413
+    vihf_lenient: bool = False  # accept unsigned VIHF assertions (official examples embed unsigned ones)
+    clock_skew_seconds: int = 300
+    vihf_max_age_seconds: int = 7200
+    require_xades: bool = True
+    lps_allowed: tuple[str, ...] = field(default=())  # empty: any LPS_ID_HOMOLOGATION_DMP accepted
+
+    @property
+    def database_url(self) -> str:
+        if self.db:
+            return self.db
+        return f"sqlite:///{(self.data_dir / 'sandbox.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def with_overrides(self, **values: Any) -> Settings:
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+    def describe(self) -> dict[str, Any]:
+        return {f.name: (str(getattr(self, f.name)) if isinstance(getattr(self, f.name), Path) else getattr(self, f.name))
+                for f in fields(self)}
+
+
+def _coerce(raw: str, current: Any) -> Any:
+    if isinstance(current, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, Path):
+        return Path(raw)
+    if isinstance(current, tuple):
+        return tuple(v.strip() for v in raw.split(",") if v.strip())
+    return raw
+
+
+def from_environment(base: Settings | None = None, environ: dict[str, str] | None = None) -> Settings:
+    base = base or Settings()
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(base):
+        key = ENV_PREFIX + f.name.upper()
+        if key in env:
+            try:
+                values[f.name] = _coerce(env[key], getattr(base, f.name))
+            except ValueError as exc:
+                raise ValueError(f"{key}={env[key]!r}: {exc}") from exc
+    return replace(base, **values)

@@ -1,0 +1,59 @@
+"""Checks shared by every handler that touches a patient's DMP: the DMP exists and is open, the caller is
+authorised on it (or in an emergency access mode the patient did not oppose), and the rights matrix allows the
+action. One place, so every transaction refuses for the same reasons with the same words.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...store import Authorization, Patient
+from ..faults import DmpFault, access_denied
+from ..rights import Decision, DocumentFacts, require
+from ..service import Call
+
+EMERGENCY = ("bris_de_glace", "centre_15")
+
+
+@dataclass(frozen=True)
+class DmpAccess:
+    patient: Patient
+    authorization: str  # VALIDE | EXPIRE | INTERDIT | NON_EXISTE
+    is_mt: bool
+
+
+def patient_dmp(call: Call, ins: str, *, allow_closed: bool = False) -> Patient:
+    patient = call.tx.patients.get(call.workspace, ins)
+    if patient is None or patient.dmp_state == "NONE":
+        raise DmpFault("SandboxDmpNotFound", f"Le DMP du patient {ins} n'existe pas")
+    if patient.dmp_state == "CLOSED" and not allow_closed:
+        raise DmpFault("DMPClosed", f"Le DMP du patient {ins} est fermé")
+    return patient
+
+
+def caller_authorization(call: Call, ins: str) -> tuple[str, Authorization | None]:
+    status = call.tx.authorizations.status(call.workspace, ins, call.principal.name_id, call.now)
+    return status, call.tx.authorizations.get(call.workspace, ins, call.principal.name_id)
+
+
+def open_dmp(call: Call, ins: str, action: str, *, allow_closed: bool = False) -> DmpAccess:
+    """The DMP of ``ins`` for an action on its content: authorised caller, or emergency access, then the matrix."""
+    patient = patient_dmp(call, ins, allow_closed=allow_closed)
+    status, row = caller_authorization(call, ins)
+    is_mt = bool(row and row.is_mt and status == "VALIDE")
+    purpose = call.principal.purpose
+    if status == "INTERDIT":
+        raise access_denied("Accès refusé : le patient a bloqué l'accès de ce professionnel à son DMP")
+    if status != "VALIDE":
+        if purpose not in EMERGENCY:
+            raise access_denied(f"Accès refusé : le professionnel n'est pas autorisé sur ce DMP (autorisation {status})")
+        if purpose == "bris_de_glace" and patient.opposition_bris_de_glace:
+            raise access_denied("Accès refusé : le patient s'est opposé à l'accès en mode bris de glace")
+        if purpose == "centre_15" and patient.opposition_acces_urgence:
+            raise access_denied("Accès refusé : le patient s'est opposé à l'accès par le centre de régulation")
+    require(action, call.principal, is_mt=is_mt)
+    return DmpAccess(patient=patient, authorization=status, is_mt=is_mt)
+
+
+def allowed_on(call: Call, access: DmpAccess, action: str, document: DocumentFacts) -> Decision:
+    """The matrix decision for one document (footnotes on authorship and structure); raises when refused."""
+    return require(action, call.principal, is_mt=access.is_mt, document=document)

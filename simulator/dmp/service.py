@@ -1,0 +1,251 @@
+"""One path for every DMP message: bytes in, checks, one handler, bytes out, one exchange-log line.
+
+    parse (simulator.soap) → identify the transaction → workspace clock and injected faults → VIHF → handler
+    → SOAP response (MTOM where the DMP answers MTOM) or fault → exchange log
+
+Handlers raise ``SoapFault``/``DmpFault`` for faults; registry/repository handlers turn ``XdsError`` into a
+``RegistryResponse`` themselves (that is how XDS reports errors). Anything unexpected becomes a Receiver fault
+and is logged: the server never answers with a crash.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from lxml import etree
+
+from ..pki import TestPKI
+from ..security import VihfSettings, verify_vihf
+from ..security.principal import PatientRef, Principal
+from ..soap import SoapFault, SoapMessage, SoapVersion, build_response, parse_request, to_response
+from ..store import Exchange, Finding, Store, UnitOfWork
+from .faults import DmpFault
+from .messages import Operation, identify
+
+log = logging.getLogger("segur_sandbox.dmp")
+
+# Transactions answered in MTOM whatever happens (dmp.md §0.3: ITI-43 responses are multipart, also on error).
+ALWAYS_MTOM = frozenset({"TD3.2"})
+# Transactions that need no patient in the VIHF (dmp.md §2.2: resource-id absent for TD0.4; TD0.5 searches one).
+PATIENTLESS = frozenset({"TD0.4", "TD0.5"})
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    content_type: str
+    body: bytes
+    drop_connection: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    body: etree._Element
+    attachments: Mapping[str, Any] | None = None
+    force_mtom: bool = False
+    patient_ins: str | None = None
+
+
+@dataclass
+class Runtime:
+    """What every request of this process shares: nothing here may hold per-workspace state."""
+
+    store: Store
+    pki: TestPKI
+    vihf_lenient: bool = False
+    clock_skew: timedelta = timedelta(minutes=5)
+    vihf_max_age: timedelta = timedelta(hours=2)
+    require_xades: bool = True
+    populate: Callable[[str], None] | None = None  # fills a new workspace with the seeded population
+
+    def vihf_settings(self, workspace_settings: Mapping[str, Any]) -> VihfSettings:
+        lenient = bool(workspace_settings.get("vihf_lenient", self.vihf_lenient))
+        skew = timedelta(seconds=int(workspace_settings.get("clock_skew_seconds", self.clock_skew.total_seconds())))
+        return VihfSettings(lenient_unsigned=lenient, clock_skew=skew, max_age=self.vihf_max_age)
+
+
+@dataclass
+class Call:
+    """What a handler receives: the request, who sent it, the workspace's state and clock."""
+
+    workspace: str
+    now: datetime
+    message: SoapMessage
+    operation: Operation
+    principal: Principal
+    tx: UnitOfWork
+    runtime: Runtime
+    workspace_settings: Mapping[str, Any]
+    findings: list[Finding] = field(default_factory=list)
+    patient_ins: str | None = None
+
+    @property
+    def body(self) -> etree._Element:
+        return self.message.body_element
+
+    def expect_patient(self, patient: PatientRef) -> None:
+        """The patient of the request must be the patient of the VIHF (dmp.md §2.6)."""
+        self.patient_ins = patient.ins
+        vihf_patient = self.principal.patient
+        if vihf_patient is None:
+            raise DmpFault("DMPVIHFInvalid", "VIHF invalide : attribut obligatoire "
+                           "urn:oasis:names:tc:xacml:2.0:resource:resource-id absent")
+        if vihf_patient.ins != patient.ins:
+            raise DmpFault("DMPVIHFInvalid", "VIHF invalide : patient de la requête différent du VIHF "
+                           f"(requête {patient.ins}, VIHF {vihf_patient.ins})")
+
+
+Handler = Callable[[Call], Reply]
+
+
+def _handlers() -> dict[str, Handler]:
+    from .handlers import HANDLERS  # late import: handlers import this module's types
+
+    return HANDLERS
+
+
+class UnknownWorkspace(DmpFault):
+    def __init__(self, workspace: str) -> None:
+        super().__init__("SandboxUnknownWorkspace",
+                         f"Espace de travail (workspace) « {workspace} » inconnu du bac à sable : créez-le par "
+                         "POST /api/workspaces")
+
+
+def _principal_summary(principal: Principal | None) -> dict[str, Any] | None:
+    if principal is None:
+        return None
+    return {
+        "name_id": principal.name_id, "auth_mode": principal.auth_mode, "structure_id": principal.structure_id,
+        "sector": principal.sector, "profession": principal.profession, "specialty": principal.specialty,
+        "purpose": principal.purpose, "card_type": principal.card_type, "signed": principal.signed,
+        "patient": principal.patient.cx() if principal.patient else None, "subject_name": principal.subject_name,
+        "lps": [principal.lps_name, principal.lps_version, principal.lps_homologation],
+    }
+
+
+class DmpService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def process(self, workspace: str, service: str, body: bytes, content_type: str | None,
+                soap_action: str | None = None) -> HttpReply:
+        started_at = datetime.now(timezone.utc)
+        t0 = time.perf_counter()
+        message: SoapMessage | None = None
+        operation: Operation | None = None
+        principal: Principal | None = None
+        findings: list[Finding] = []
+        patient_ins: str | None = None
+        reply: HttpReply
+        try:
+            message = parse_request(body, content_type, soap_action)
+            findings += [Finding("SOAP-NOTE", "warning", note) for note in message.notes]
+            operation = identify(service, message.action, message.body_element)
+            reply, principal, patient_ins, handler_findings = self._run(workspace, message, operation)
+            findings += handler_findings
+        except SoapFault as fault:
+            reply = self._fault_reply(fault, message, operation)
+            findings.append(Finding(_fault_rule(fault), "error", fault.reason))
+        except Exception:  # noqa: BLE001 - the one place that turns a bug into a clean Receiver fault
+            log.exception("unexpected error in %s", service)
+            fault = SoapFault("Receiver", "SandboxInternalError",
+                              "Erreur interne du bac à sable ; la trace est dans le journal du serveur", lang="fr")
+            reply = self._fault_reply(fault, message, operation)
+            findings.append(Finding("SANDBOX-INTERNAL", "error", traceback.format_exc(limit=3)))
+        duration_ms = (time.perf_counter() - t0) * 1000
+        self._log(workspace, service, started_at, duration_ms, body, content_type, reply, message, operation,
+                  principal, patient_ins, findings)
+        return reply
+
+    # -- steps ----------------------------------------------------------------------------------------------
+    def _run(self, workspace: str, message: SoapMessage, operation: Operation
+             ) -> tuple[HttpReply, Principal | None, str | None, list[Finding]]:
+        store = self.runtime.store
+        with store.transaction() as tx:
+            ws = tx.workspaces.get(workspace)
+            if ws is None:
+                raise UnknownWorkspace(workspace)
+            now = tx.controls.workspace_now(workspace, datetime.now(timezone.utc))
+            fault = tx.controls.consume_fault(workspace, operation.transaction)
+        injected = self._injected(fault, message, operation)
+        if injected is not None:
+            return injected, None, None, [Finding("SANDBOX-FAULT", "info", f"injected fault {fault.kind}")]
+        principal = verify_vihf(message, pki=self.runtime.pki, now=now, settings=self.runtime.vihf_settings(ws.settings))
+        findings = [Finding("VIHF-NOTE", "warning", note) for note in principal.notes]
+        handler = _handlers().get(operation.transaction)
+        if handler is None:
+            raise DmpFault("SandboxUnsupportedTransaction",
+                           f"Transaction {operation.transaction} non prise en charge par le bac à sable")
+        if principal.patient is None and operation.transaction not in PATIENTLESS:
+            raise DmpFault("DMPVIHFInvalid", "VIHF invalide : attribut obligatoire "
+                           "urn:oasis:names:tc:xacml:2.0:resource:resource-id absent")
+        with store.transaction() as tx:
+            call = Call(workspace=workspace, now=now, message=message, operation=operation, principal=principal,
+                        tx=tx, runtime=self.runtime, workspace_settings=ws.settings, findings=findings)
+            result = handler(call)
+        encoded = build_response(result.body, version=message.version, action=operation.response_action,
+                                 relates_to=message.message_id, mtom_attachments=result.attachments or None,
+                                 force_mtom=result.force_mtom or operation.transaction in ALWAYS_MTOM)
+        return (HttpReply(200, encoded.content_type, encoded.body), principal,
+                result.patient_ins or call.patient_ins, call.findings)
+
+    def _injected(self, fault: Any, message: SoapMessage, operation: Operation) -> HttpReply | None:
+        if fault is None:
+            return None
+        if fault.kind == "latency":
+            time.sleep(fault.params["ms"] / 1000)
+            return None
+        if fault.kind == "http_503":
+            return HttpReply(503, "text/plain; charset=utf-8", "Service temporairement indisponible".encode())
+        if fault.kind == "drop_connection":
+            return HttpReply(200, "text/plain", b"", drop_connection=True)
+        if fault.kind == "soap_fault":
+            raise DmpFault(fault.params["code"], fault.params["reason"], sender=fault.params.get("sender", True))
+        if fault.kind == "registry_error":
+            from .xds import XdsError, registry_response
+
+            error = XdsError(fault.params["code"], fault.params.get("context", "erreur injectée"),
+                             severity=fault.params.get("severity", "Error"))
+            encoded = build_response(registry_response([error]), version=message.version,
+                                     action=operation.response_action, relates_to=message.message_id,
+                                     force_mtom=operation.transaction in ALWAYS_MTOM)
+            return HttpReply(200, encoded.content_type, encoded.body)
+        return None
+
+    def _fault_reply(self, fault: SoapFault, message: SoapMessage | None, operation: Operation | None) -> HttpReply:
+        version = message.version if message is not None else SoapVersion.V12
+        relates_to = message.message_id if message is not None else None
+        force_mtom = operation is not None and operation.transaction in ALWAYS_MTOM
+        response = to_response(fault, version, relates_to, force_mtom=force_mtom)
+        return HttpReply(response.status, response.content_type, response.body)
+
+    def _log(self, workspace: str, service: str, started_at: datetime, duration_ms: float, body: bytes,
+             content_type: str | None, reply: HttpReply, message: SoapMessage | None, operation: Operation | None,
+             principal: Principal | None, patient_ins: str | None, findings: list[Finding]) -> None:
+        verdict = "fail" if any(f.severity == "error" for f in findings) else "pass"
+        exchange = Exchange(
+            started_at=started_at, duration_ms=duration_ms, service=service, http_status=reply.status,
+            transaction=operation.transaction if operation else None,
+            action=message.action if message is not None else None,
+            request_content_type=content_type, request=body, response_content_type=reply.content_type,
+            response=reply.body, principal=_principal_summary(principal),
+            patient_ins=patient_ins or (principal.patient.ins if principal and principal.patient else None),
+            professional=principal.name_id if principal else None, verdict=verdict, findings=tuple(findings))
+        try:
+            with self.runtime.store.transaction() as tx:
+                if tx.workspaces.get(workspace) is not None:
+                    tx.exchanges.append(workspace, exchange)
+        except Exception:  # noqa: BLE001 - losing a log line must not lose the answer
+            log.exception("could not record the exchange")
+        log.info("exchange workspace=%s service=%s transaction=%s status=%s verdict=%s duration_ms=%.1f",
+                 workspace, service, exchange.transaction, reply.status, verdict, duration_ms)
+
+
+def _fault_rule(fault: SoapFault) -> str:
+    code = getattr(fault, "dmp_code", None) or getattr(fault.subcode, "localname", None) or str(fault.subcode or "")
+    return f"FAULT-{code}" if code else "FAULT"

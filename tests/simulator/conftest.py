@@ -1,0 +1,56 @@
+"""Shared fixtures for end-to-end tests: a seeded sandbox behind the real ASGI app, spoken to over HTTP."""
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from segur_sandbox.simulator.app import create_app
+from segur_sandbox.simulator.config import Settings
+from segur_sandbox.simulator.pki import TestPKI
+from segur_sandbox.simulator.runtime import build_runtime
+from segur_sandbox.simulator.seed import seed_workspace
+from segur_sandbox.simulator.security.principal import PatientRef
+from segur_sandbox.simulator.testing import DmpTestClient
+
+SEED = 7
+
+
+@pytest.fixture(scope="session")
+def sandbox_pki(tmp_path_factory) -> TestPKI:
+    # cached on disk for the whole session: RSA keys are derived from the seed and cost ~0.3 s each
+    return TestPKI.open(tmp_path_factory.mktemp("pki"), SEED, base_url="http://testserver/pki")
+
+
+@pytest.fixture
+def sandbox(tmp_path, sandbox_pki):
+    settings = Settings(data_dir=tmp_path, seed=SEED, patients=12, documents_per_patient=0)
+    runtime = build_runtime(settings, pki=sandbox_pki)
+    summary = seed_workspace(runtime.store, "default", seed=SEED, patients=12)
+    app = create_app(runtime)
+    with TestClient(app) as http:
+        yield Sandbox(runtime=runtime, http=http, summary=summary, settings=settings)
+    runtime.store.dispose()
+
+
+class Sandbox:
+    def __init__(self, runtime, http, summary, settings):
+        self.runtime, self.http, self.summary, self.settings = runtime, http, summary, settings
+
+    @property
+    def pki(self):
+        return self.runtime.pki
+
+    def professional(self, index: int = 0) -> tuple[dict, dict]:
+        with self.runtime.store.transaction(readonly=True) as tx:
+            pros = tx.directory.list_professionals("default", limit=100)
+            record = dict(pros[index].record)
+            structure = dict(tx.directory.get_structure_by_ref("default", record["structure_id"]).record)
+        return record, structure
+
+    def client(self, index: int = 0, **options) -> DmpTestClient:
+        professional, structure = self.professional(index)
+        return DmpTestClient(self.http, self.pki, professional, structure, **options)
+
+    def scenario(self, n: int) -> PatientRef:
+        _, ins, _ = self.summary.scenarios[n]
+        return PatientRef(ins, "1.2.250.1.213.1.4.10")
