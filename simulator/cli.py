@@ -1,4 +1,4 @@
-"""The one command line, ``segur-sandbox``: a group per area (fixtures, later serve, cards, conformance)."""
+"""The one command line, ``segur-sandbox``: a group per area (serve, fixtures, credentials, cards, conformance)."""
 from __future__ import annotations
 
 from importlib.metadata import version
@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from segur_sandbox.fixtures.cli import fixtures_group, print_summary
-from segur_sandbox.fixtures.generate import GenerationRequest, generate
+from segur_sandbox.fixtures.cli import fixtures_group
+
+from .config import Settings, from_environment
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,18 +20,120 @@ def main() -> None:
 main.add_command(fixtures_group)
 
 
+def _server_options(func):  # type: ignore[no-untyped-def]
+    options = [
+        click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1]."),
+        click.option("--port", type=int, default=None, help="Port [default: 8080]."),
+        click.option("--db", default=None, help="sqlite:///path or postgresql://user@host/db "
+                                                "[default: embedded SQLite in --data-dir]."),
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Where the sandbox keeps its SQLite file and test PKI [default: .sandbox]."),
+        click.option("--seed", type=int, default=None, help="Seed of the population and the PKI [default: 1]."),
+        click.option("--patients", type=click.IntRange(min=1), default=None,
+                     help="Patients seeded on first start [default: 200]."),
+        click.option("--documents-per-patient", type=click.IntRange(min=0), default=None,
+                     help="Documents seeded in each open DMP on first start [default: 3]."),
+        click.option("--vihf-lenient/--vihf-strict", default=None,
+                     help="Accept unsigned VIHF assertions (as in the official examples) [default: strict]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings(**flags: object) -> Settings:
+    return from_environment().with_overrides(**flags)
+
+
+@main.command(name="serve")
+@_server_options
+def serve_command(**flags: object) -> None:
+    """Start the DMP server (and the admin API), seeding the population on first start."""
+    _serve(_settings(**flags))
+
+
 @main.command(name="start")
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the sandbox population.")
-@click.option("--patients", type=click.IntRange(min=1), default=200, show_default=True)
-@click.option("--documents-per-patient", type=click.IntRange(min=0), default=3, show_default=True)
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".sandbox"),
-              show_default=True, help="Where the sandbox keeps its state.")
-def start_command(seed: int, patients: int, documents_per_patient: int, data_dir: Path) -> None:
-    """Set up the sandbox's state: generate the seeded population and print what it holds."""
-    summary = generate(GenerationRequest(seed=seed, patients=patients, out=data_dir / "population",
-                                         documents_per_patient=documents_per_patient, force=True))
-    print_summary(summary)
-    click.echo(f"\nBrowse {data_dir / 'population'}: patients.ndjson, professionals.ndjson, documents.ndjson, documents/")
+@_server_options
+def start_command(**flags: object) -> None:
+    """The README's start command: `serve` with the defaults (embedded SQLite, seeded patients, test PKI)."""
+    _serve(_settings(**flags))
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from .app import create_app
+    from .runtime import build_runtime
+
+    click.echo("Ségur Sandbox " + version("segur-sandbox"))
+    click.echo("Settings: " + ", ".join(f"{k}={v}" for k, v in settings.describe().items()))
+    runtime = build_runtime(settings)
+    with runtime.store.transaction(readonly=True) as tx:
+        seeded = tx.workspaces.get("default") is not None and tx.patients.count("default") > 0
+    if not seeded:
+        click.echo(f"First start: seeding {settings.patients} patients (seed {settings.seed}) …")
+        summary = runtime.populate("default")
+    else:
+        from .seed import describe_seeded
+
+        summary = describe_seeded(runtime.store, "default", settings)
+    _print_banner(settings, summary)
+    uvicorn.run(create_app(runtime, max_body_bytes=settings.max_body_bytes), host=settings.host, port=settings.port,
+                log_level="info")
+
+
+def _print_banner(settings: Settings, summary) -> None:  # type: ignore[no-untyped-def]
+    base = settings.base_url
+    click.echo("")
+    click.echo(f"Population: {summary.patients} patients, {summary.professionals} professionals, "
+               f"{summary.structures} structures, {summary.documents} documents")
+    click.echo("\nEndpoints (also under /w/{workspace}/… for an isolated workspace):")
+    for service in ("patients", "patientsPDQ", "patientsSpecific", "habilitations", "registry", "repository"):
+        click.echo(f"  DMP  {base}/si-dmp-server/v2/services/{service}")
+    click.echo(f"  API  {base}/api   (OpenAPI {base}/openapi.json, docs {base}/docs)")
+    click.echo(f"  CRL  {base}/pki/crl/fort-personnes.crl")
+    ps = summary.scenario_professional
+    click.echo(f"\nTest credentials: professional {ps['given']} {ps['family']} ({ps['profession']['label']}), "
+               f"idNat {ps['id_nat']}, structure {ps['structure_id']}")
+    click.echo(f"  certificates and keys: `segur-sandbox credentials export --out DIR` "
+               f"(PEM + PKCS#12, password 1234); CA chain in {settings.data_dir / 'pki'}")
+    click.echo("  scenario patients for that professional (INS, OID 1.2.250.1.213.1.4.10):")
+    for label, ins, patient_id in summary.scenarios:
+        click.echo(f"    {ins}  {patient_id}  {label}")
+    click.echo("")
+
+
+@main.group(name="credentials")
+def credentials_group() -> None:
+    """The sandbox's test PKI material, for clients that sign without a virtual card."""
+
+
+@credentials_group.command(name="export")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder.")
+@click.option("--seed", type=int, default=None, help="Seed of the population and the PKI [default: 1].")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the PKI cache lives [default: .sandbox].")
+@click.option("--professionals", type=click.IntRange(min=1), default=6, show_default=True,
+              help="How many seeded professionals get their certificates exported.")
+@click.option("--structures", type=click.IntRange(min=1), default=3, show_default=True,
+              help="How many seeded structures get their organisation certificates exported.")
+@click.option("--negatives", is_flag=True, help="Also export expired, revoked and wrong-usage variants.")
+def export_command(out: Path, seed: int | None, data_dir: Path | None, professionals: int, structures: int,
+                   negatives: bool) -> None:
+    """Write the CA chain, CRLs and, for seeded professionals and structures, their authentication and
+    signature certificates and keys (PEM and PKCS#12, password 1234), with index.json saying whose is which."""
+    from segur_sandbox.fixtures.professionals import ProfessionalDirectory
+
+    from .pki import TestPKI
+
+    settings = from_environment().with_overrides(seed=seed, data_dir=data_dir)
+    directory = ProfessionalDirectory(settings.seed, max(professionals, 12))
+    pki = TestPKI.open(settings.data_dir / "pki", settings.seed, base_url=f"{settings.base_url}/pki")
+    chosen = directory.professionals[:professionals]
+    structure_ids = list(dict.fromkeys(p["structure_id"] for p in chosen))[:structures]
+    index = pki.export(out, chosen, [directory.structures_by_id[s] for s in structure_ids], negatives=negatives)
+    click.echo(f"Wrote the test credentials of {len(chosen)} professionals and {len(structure_ids)} structures "
+               f"to {out} (index: {index})")
 
 
 if __name__ == "__main__":

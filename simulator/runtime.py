@@ -24,8 +24,10 @@ def build_runtime(settings: Settings, *, store: Store | None = None, pki: TestPK
 
 
 def populate(runtime: Runtime, settings: Settings, workspace: str) -> SeedSummary:
-    from .dmp.feeding import seed_documents
+    feed = None
+    if settings.documents_per_patient:
+        from .dmp.feeding import seed_documents
 
+        feed = partial(seed_documents, runtime)
     return seed_workspace(runtime.store, workspace, seed=settings.seed, patients=settings.patients,
-                          documents_per_patient=settings.documents_per_patient,
-                          feed=partial(seed_documents, runtime) if settings.documents_per_patient else None)
+                          documents_per_patient=settings.documents_per_patient, feed=feed)

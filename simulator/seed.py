@@ -91,3 +91,14 @@ def seed_workspace(store: Store, workspace: str, *, seed: int, patients: int, pr
     return SeedSummary(workspace=workspace, patients=len(people), professionals=len(pros),
                        structures=len(directory.structures), documents=documents, scenarios=tuple(scenarios),
                        scenario_professional=scenario_ps)
+
+
+def describe_seeded(store: Store, workspace: str, settings: Any) -> SeedSummary:
+    """The summary of a workspace seeded earlier (restart): counts from the store, scenarios from the seed."""
+    directory, people = _population(settings.seed, settings.patients, 60)
+    with store.transaction(readonly=True) as tx:
+        counts = tx.workspaces.counts(workspace)
+    scenarios = tuple((label, p["ins"]["nir"] + p["ins"]["key"], p["id"]) for (label, *_), p in zip(SCENARIOS, people))
+    return SeedSummary(workspace=workspace, patients=counts.patients, professionals=counts.professionals,
+                       structures=counts.structures, documents=counts.documents, scenarios=scenarios,
+                       scenario_professional=directory.professionals[0])

@@ -61,3 +61,16 @@ def test_too_few_professionals_for_documents_is_a_clear_error(tmp_path):
                                        "--documents-per-patient", "1", "--out", str(tmp_path / "p")])
     assert result.exit_code == 1
     assert "leaves no author for" in result.output
+
+
+def test_credentials_export_writes_an_index_of_existing_files(tmp_path):
+    out = tmp_path / "creds"
+    result = CliRunner().invoke(main, ["credentials", "export", "--out", str(out), "--data-dir", str(tmp_path / "d"),
+                                       "--professionals", "1", "--structures", "1"])
+    assert result.exit_code == 0, result.output
+    index = json.loads((out / "index.json").read_text())
+    owners = {(c["owner"], c.get("usage") or c.get("kind")) for c in index["credentials"]}
+    assert ("professional", "auth") in owners and ("professional", "sign") in owners
+    files = [f for c in index["credentials"] for f in c["files"].values()]
+    files += [c["file"] for c in index["cas"]]
+    assert files and all((out / f).exists() for f in files)

@@ -1,0 +1,114 @@
+"""The real server process: `segur-sandbox serve` on SQLite and PostgreSQL, data kept across a restart."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from segur_sandbox.fixtures.people import PopulationConfig, PopulationGenerator
+from segur_sandbox.fixtures.professionals import ProfessionalDirectory
+from segur_sandbox.simulator.dmp.messages import demographics_request, set_authorization_request
+from segur_sandbox.simulator.pki import TestPKI
+from segur_sandbox.simulator.security.principal import PatientRef
+from segur_sandbox.simulator.testing import DmpTestClient
+
+PG_ADMIN = os.environ.get("SEGUR_SANDBOX_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+HL7 = {"h": "urn:hl7-org:v3"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def _server(data_dir: Path, db: str | None = None):
+    port = _free_port()
+    cmd = [sys.executable, "-m", "segur_sandbox.simulator.cli", "serve", "--data-dir", str(data_dir), "--port",
+           str(port), "--patients", "12", "--documents-per-patient", "0", "--seed", "1"]
+    if db:
+        cmd += ["--db", db]
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(process.stdout.read().decode(errors="replace"))
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def population():
+    directory = ProfessionalDirectory(1, 60)
+    people = list(PopulationGenerator(PopulationConfig(seed=1, patients=12)).patients())
+    professional = directory.professionals[0]
+    return professional, directory.structures_by_id[professional["structure_id"]], people
+
+
+def _status(client: DmpTestClient, patient: PatientRef) -> str:
+    reply = client.call("patients", demographics_request(patient), patient=patient)
+    assert reply.status == 200, reply.raw[:400]
+    return reply.body.xpath("string(h:attentionLine[h:keyWordText/@code='AUTORISATION']/h:value/@code)",
+                            namespaces=HL7)
+
+
+def _restart_keeps_authorisation(tmp_path: Path, population, db: str | None) -> None:
+    professional, structure, people = population
+    patient = PatientRef(people[3]["ins"]["nir"] + people[3]["ins"]["key"], people[3]["ins"]["oid"])  # NON_EXISTE
+    with _server(tmp_path, db) as base:
+        pki = TestPKI.open(tmp_path / "pki", 1, base_url=base + "/pki")
+        with httpx.Client(base_url=base, timeout=30) as http:
+            client = DmpTestClient(http, pki, professional, structure)
+            assert _status(client, patient) == "NON_EXISTE"
+            assert client.call("habilitations", set_authorization_request("AJOUT"), patient=patient).status == 200
+            assert _status(client, patient) == "VALIDE"
+    with _server(tmp_path, db) as base:
+        with httpx.Client(base_url=base, timeout=30) as http:
+            client = DmpTestClient(http, TestPKI.open(tmp_path / "pki", 1), professional, structure)
+            assert _status(client, patient) == "VALIDE"
+            workspaces = http.get("/api/workspaces").json()
+            assert [w["id"] for w in workspaces] == ["default"]
+
+
+def test_restart_keeps_the_data_on_sqlite(tmp_path, population):
+    _restart_keeps_authorisation(tmp_path, population, None)
+    assert (tmp_path / "sandbox.db").exists()
+
+
+def test_restart_keeps_the_data_on_postgresql(tmp_path, population):
+    name = f"sandbox_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("SEGUR_SANDBOX_REQUIRE_PG"):
+            raise
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        _restart_keeps_authorisation(tmp_path, population, url)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
