@@ -1,10 +1,18 @@
-"""The admin JSON API (``/api``): workspaces, patients and their DMP, authorisations, documents, the exchange
-log, fault injection and the clock."""
+"""The admin JSON API (``/api``, OpenAPI at ``/openapi.json``): workspaces, patients and their DMP,
+authorizations, the directory, documents, the exchange log, fault injection and the clock.
+
+One module per area, each an ``APIRouter`` whose routes answer errors as ``{"error": …}`` (see ``common``).
+Workspace-scoped routes live under ``/api/workspaces/{workspace}/…``.
+"""
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from .workspaces import router as workspaces_router
+from . import authorizations, clock, directory, documents, exchanges, faults, patients, workspaces
+
+AREAS = (workspaces, patients, authorizations, directory, documents, exchanges, faults, clock)
+PREFIX = "/api"  # where app.py mounts ``router``
 
 router = APIRouter()
-router.include_router(workspaces_router)
+for area in AREAS:
+    router.include_router(area.router)

@@ -166,16 +166,28 @@ class DmpService:
     def _run(self, workspace: str, message: SoapMessage, operation: Operation
              ) -> tuple[HttpReply, Principal | None, str | None, list[Finding]]:
         store = self.runtime.store
-        with store.transaction() as tx:
+        with store.transaction(readonly=True) as tx:
             ws = tx.workspaces.get(workspace)
             if ws is None:
                 raise UnknownWorkspace(workspace)
             now = tx.controls.workspace_now(workspace, datetime.now(timezone.utc))
-            fault = tx.controls.consume_fault(workspace, operation.transaction)
+        vihf_error: SoapFault | None = None
+        principal: Principal | None = None
+        try:
+            principal = verify_vihf(message, pki=self.runtime.pki, now=now,
+                                    settings=self.runtime.vihf_settings(ws.settings))
+        except SoapFault as exc:  # an injected fault (e.g. an outage) wins over a VIHF problem
+            vihf_error = exc
+        with store.transaction() as tx:
+            fault = tx.controls.consume_fault(
+                workspace, operation.transaction,
+                patient_ins=principal.patient.ins if principal and principal.patient else None,
+                professional=principal.name_id if principal else None)
         injected = self._injected(fault, message, operation)
         if injected is not None:
-            return injected, None, None, [Finding("SANDBOX-FAULT", "info", f"injected fault {fault.kind}")]
-        principal = verify_vihf(message, pki=self.runtime.pki, now=now, settings=self.runtime.vihf_settings(ws.settings))
+            return injected, principal, None, [Finding("SANDBOX-FAULT", "info", f"injected fault {fault.kind}")]
+        if vihf_error is not None or principal is None:
+            raise vihf_error or DmpFault("DMPVIHFInvalid", "VIHF invalide")
         findings = [Finding("VIHF-NOTE", "warning", note) for note in principal.notes]
         handler = _handlers().get(operation.transaction)
         if handler is None:

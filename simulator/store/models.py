@@ -295,6 +295,7 @@ exchanges = Table(
     Index(None, "workspace", "patient_ins", "id"),
     Index(None, "workspace", "professional", "id"),
     Index(None, "workspace", "started_at"),
+    sqlite_autoincrement=True,  # ids never reused after a prune: live pollers rely on since_id
 )
 
 faults = Table(
