@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..service import Handler
-from . import habilitations, patients
+from . import habilitations, patients, registry, repository
 
 HANDLERS: dict[str, Handler] = {
     "TD0.2": patients.get_demographics,
@@ -13,4 +13,8 @@ HANDLERS: dict[str, Handler] = {
     "TD0.3": habilitations.set_authorization,
     "TD1.6": habilitations.list_authorizations,
     "TD0.4": habilitations.patient_list,
+    "TD2.1": repository.provide_and_register,  # also TD2.2 (a CPE feeding): same operation, told by the caller
+    "TD3.2": repository.retrieve,
+    "TD3.1": registry.find,
+    "TD3.3": registry.update_document_set,  # TD3.3a–d: one ITI-57 operation, told apart per document
 }

@@ -1,0 +1,435 @@
+"""TD2.1 feeding, TD3.1 search, TD3.2 retrieve and TD3.3 updates end to end: raw HTTP to the ASGI app, a real
+signed VIHF and a real XAdES, the XDS client builders of ``dmp.xds`` to write the requests and read the answers."""
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from segur_sandbox.fixtures.documents import DocumentContext, build_document
+from segur_sandbox.fixtures.documents.cda import uuid_oid
+from segur_sandbox.fixtures.metadata import xds_metadata
+from segur_sandbox.simulator.dmp import xds
+from segur_sandbox.simulator.dmp.messages import set_authorization_request
+from segur_sandbox.simulator.dmp.xds import compose
+from segur_sandbox.simulator.dmp.xds import constants as c
+from segur_sandbox.simulator.security import document_reference, sign_submission, submission_set_reference
+from segur_sandbox.simulator.security.principal import PatientRef
+
+REPOSITORY = "1.2.250.1.213.4.1.1.1.2"
+SOURCE_ID = "1.2.250.1.999.1.1.7898"
+APPROVED, DEPRECATED = c.STATUS_APPROVED, c.STATUS_DEPRECATED
+ARCHIVED, DELETED = c.STATUS_ARCHIVED, c.STATUS_DELETED
+GP, PHARMACIST, NURSE, HOSPITAL_DOCTOR, MSP_GP = 0, 1, 3, 4, 6  # roster of fixtures/professionals.py
+WORKSPACE = "default"
+
+
+# --- building requests as an LPS does -----------------------------------------------------------------------------
+
+class Lps:
+    """What one professional's software does against the sandbox."""
+
+    def __init__(self, sandbox, index: int, **client_options) -> None:
+        self.sandbox, self.index = sandbox, index
+        self.client = sandbox.client(index, **client_options)
+        self.professional, self.structure = sandbox.professional(index)
+
+    # -- TD2.1
+    def submission(self, patient: PatientRef, *, seed: int, kind: str = "VAC-NOTE", sign: bool = True,
+                   signed_content: bytes | None = None, replaces: str | None = None, entry_change=None,
+                   document_seed: int | None = None) -> xds.Submission:
+        with self.sandbox.runtime.store.transaction(readonly=True) as tx:
+            record = dict(tx.patients.get(WORKSPACE, patient.ins).record)
+        rng = random.Random(seed if document_seed is None else document_seed)
+        when = datetime.now(timezone.utc) - timedelta(days=1)
+        cda = build_document(kind, DocumentContext(record, self.professional, self.structure, when, rng))
+        entry = compose.entry_from_metadata(xds_metadata(cda, file_path=f"{kind}.xml"), entry_id="Document01")
+        if entry_change is not None:
+            entry = entry_change(entry)
+        ids = random.Random(f"ids-{seed}")
+        ss_unique_id, signature_unique_id = uuid_oid(ids), uuid_oid(ids)
+        signature = None
+        if sign:
+            signer = self.sandbox.pki.professional(self.professional, self.structure, usage="sign")
+            content = sign_submission(signer=signer, now=datetime.now(timezone.utc), references=dict([
+                submission_set_reference(ss_unique_id),
+                document_reference(entry.unique_id, cda if signed_content is None else signed_content)]))
+            signature = (compose.signature_entry(entry, unique_id=signature_unique_id,
+                                                 created=when.strftime("%Y%m%d%H%M%S")), content)
+        return compose.feeding_submission(
+            [(entry, cda)], signature, unique_id=ss_unique_id, source_id=SOURCE_ID,
+            submission_time=datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"), title="Note de vaccination",
+            replaces={"Document01": replaces} if replaces else None)
+
+    def feed(self, patient: PatientRef, submission: xds.Submission | None = None, *, mtom: bool = True,
+             **options):
+        submission = submission or self.submission(patient, **options)
+        if mtom:
+            body, attachments = xds.provide_and_register_mtom(submission)
+            return self.client.call("repository", body, patient=patient, attachments=attachments)
+        return self.client.call("repository", xds.provide_and_register_request(submission), patient=patient)
+
+    # -- TD3.1
+    def search(self, patient: PatientRef, statuses=(APPROVED,), *, return_type: str = "LeafClass",
+               query: str = "FindDocuments", **params):
+        parameters = {"$XDSDocumentEntryPatientId": patient.cx(), "$XDSDocumentEntryStatus": list(statuses)}
+        if query != "FindDocuments":
+            parameters = {}
+        parameters.update(params)
+        request = xds.adhoc_query_request(xds.StoredQuery.of(query, parameters, return_type=return_type))
+        return self.client.call("registry", request, patient=patient)
+
+    def found(self, patient: PatientRef, statuses=(APPROVED,), **params) -> list[xds.DocumentEntry]:
+        reply = self.search(patient, statuses, **params)
+        assert reply.status == 200 and reply.fault is None, reply.raw[:800]
+        response = xds.parse_adhoc_query_response(reply.body)
+        assert response.status == "Success", response.errors
+        return list(response.objects)
+
+    # -- TD3.2
+    def retrieve(self, patient: PatientRef, *unique_ids: str):
+        return self.client.call("repository", xds.retrieve_request([(REPOSITORY, u) for u in unique_ids]),
+                                patient=patient)
+
+    # -- TD3.3
+    def update(self, patient: PatientRef, *, entries=(), associations=(), seed: int = 99):
+        author = xds.Author(
+            person=f"{self.professional['id_nat']}^{self.professional['family']}^{self.professional['given']}"
+                   f"^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS",
+            institutions=(f"{self.structure['name']}^^^^^&1.2.250.1.71.4.2.2&ISO^IDNST^^^{self.structure['id_nat']}",))
+        submission_set = xds.SubmissionSet(
+            id="SubmissionSet01", unique_id=uuid_oid(random.Random(seed)), source_id=SOURCE_ID,
+            patient_id=patient.cx(), submission_time=datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"),
+            authors=(author,), content_type=compose.DEFAULT_CONTENT_TYPE)
+        submission = xds.Submission(submission_set, tuple(entries), tuple(associations))
+        return self.client.call("registry", xds.submit_objects_request(submission), patient=patient)
+
+    def set_visibility(self, patient: PatientRef, entry: xds.DocumentEntry, *, add=(), remove=(), seed=99):
+        codes = [code for code in entry.confidentiality if code.code not in remove]
+        codes += [xds.Coded(code, c.DMP_VISIBILITY_SCHEME, code) for code in add]
+        new = replace(entry, id="Document01", status=None, confidentiality=tuple(codes))
+        member = xds.Association("HasMember01", c.HAS_MEMBER, "SubmissionSet01", "Document01",
+                                 {"SubmissionSetStatus": ("Original",), "PreviousVersion": (entry.version,)})
+        return self.update(patient, entries=[new], associations=[member], seed=seed)
+
+    def set_status(self, patient: PatientRef, entry_uuid: str, original: str, new: str, seed=98):
+        change = xds.Association("Update01", c.UPDATE_AVAILABILITY_STATUS, "SubmissionSet01", entry_uuid,
+                                 {"OriginalStatus": (original,), "NewStatus": (new,)})
+        return self.update(patient, associations=[change], seed=seed)
+
+    def authorise(self, patient: PatientRef) -> None:
+        reply = self.client.call("habilitations", set_authorization_request("AJOUT"), patient=patient)
+        assert reply.status == 200 and reply.fault is None, reply.raw[:500]
+
+
+def registry_result(reply) -> xds.RegistryResult:
+    assert reply.status == 200 and reply.fault is None, reply.raw[:800]
+    return xds.parse_registry_response(reply.body)
+
+
+def accepted(reply) -> None:
+    result = registry_result(reply)
+    assert result.status == "Success", result.errors
+
+
+def refused(reply, code: str, words: str = "") -> xds.XdsError:
+    result = registry_result(reply)
+    assert result.status == "Failure", result
+    matching = [e for e in result.errors if e.code == code and words in e.context]
+    assert matching, result.errors
+    return matching[0]
+
+
+def fault(reply, code: str) -> str:
+    assert reply.status == 500 and reply.fault is not None, reply.raw[:500]
+    assert reply.fault.subcode.localname == code, reply.fault.reason
+    return reply.fault.reason
+
+
+@pytest.fixture
+def patient(sandbox) -> PatientRef:
+    return sandbox.scenario(0)  # DMP open, professional 0 authorised and médecin traitant
+
+
+@pytest.fixture
+def gp(sandbox) -> Lps:
+    return Lps(sandbox, GP)
+
+
+def clinical(entries) -> list[xds.DocumentEntry]:
+    return [e for e in entries if isinstance(e, xds.DocumentEntry) and not e.is_signature]
+
+
+# --- TD2.1 then TD3.1 then TD3.2 ----------------------------------------------------------------------------------
+
+def test_fed_document_is_found_with_its_metadata_and_retrieved_byte_identical(sandbox, gp, patient):
+    submission = gp.submission(patient, seed=1)
+    sent = submission.entry("Document01")
+    cda = submission.documents["Document01"]
+    accepted(gp.feed(patient, submission))
+
+    found = clinical(gp.found(patient))
+    assert len(found) == 1
+    entry = found[0]
+    assert entry.id.startswith("urn:uuid:") and entry.lid == entry.id and entry.version == "1"
+    assert entry.status == APPROVED
+    assert (entry.unique_id, entry.patient_id, entry.class_code, entry.type_code, entry.format_code,
+            entry.creation_time, entry.title, entry.authors) == (
+        sent.unique_id, sent.patient_id, sent.class_code, sent.type_code, sent.format_code, sent.creation_time,
+        sent.title, sent.authors)
+    assert entry.confidentiality_codes == {"N"}
+    assert entry.repository_unique_id == REPOSITORY
+    assert entry.size == len(cda) and entry.hash == hashlib.sha1(cda).hexdigest()
+
+    reply = gp.search(patient, return_type="ObjectRef")
+    refs = xds.parse_adhoc_query_response(reply.body)
+    assert refs.status == "Success" and refs.objects == (entry.id,) and refs.total == 1
+
+    reply = gp.retrieve(patient, entry.unique_id)
+    assert reply.status == 200 and reply.content_type.startswith("multipart/related")
+    result, documents = xds.parse_retrieve_response(reply.message)
+    assert result.status == "Success"
+    assert [(d.repository_unique_id, d.document_unique_id, d.mime_type) for d in documents] == [
+        (REPOSITORY, entry.unique_id, "text/xml")]
+    assert documents[0].content == cda  # byte-identical to what was fed
+
+
+def test_inline_base64_feeding_works_too(sandbox, gp, patient):
+    submission = gp.submission(patient, seed=2)
+    accepted(gp.feed(patient, submission, mtom=False))
+    entry = clinical(gp.found(patient))[0]
+    _, documents = xds.parse_retrieve_response(gp.retrieve(patient, entry.unique_id).message)
+    assert documents[0].content == submission.documents["Document01"]
+
+
+def test_search_filters_by_code_and_by_reference(sandbox, gp, patient):
+    submission = gp.submission(patient, seed=3)
+    accepted(gp.feed(patient, submission))
+    sent = submission.entry("Document01")
+    type_code = f"{sent.type_code.code}^^{sent.type_code.scheme}"
+    assert len(clinical(gp.found(patient, **{"$XDSDocumentEntryTypeCode": [type_code]}))) == 1
+    assert clinical(gp.found(patient, **{"$XDSDocumentEntryTypeCode": ["11488-4^^2.16.840.1.113883.6.1"]})) == []
+    by_reference = gp.found(patient, query="GetDocuments", **{"$XDSDocumentEntryUniqueId": [sent.unique_id]})
+    assert [e.unique_id for e in by_reference] == [sent.unique_id]
+    contents = gp.found(patient, query="GetSubmissionSetAndContents",
+                        **{"$XDSSubmissionSetUniqueId": submission.submission_set.unique_id})
+    kinds = sorted(type(o).__name__ for o in contents)
+    assert kinds == ["Association"] * 3 + ["DocumentEntry"] * 2 + ["SubmissionSet"]
+    sets = gp.found(patient, query="FindSubmissionSets", **{
+        "$XDSSubmissionSetPatientId": patient.cx(), "$XDSSubmissionSetStatus": [APPROVED],
+        "$XDSSubmissionSetSubmissionTimeFrom": "20000101"})
+    assert [s.unique_id for s in sets] == [submission.submission_set.unique_id]
+    links = gp.found(patient, query="GetAssociations", **{"$uuid": [sets[0].id]})
+    assert sorted(a.type for a in links) == sorted([c.HAS_MEMBER, c.HAS_MEMBER, c.SIGNS])
+
+
+def test_query_errors_are_adhoc_query_failures(sandbox, gp, patient):
+    missing = xds.parse_adhoc_query_response(gp.search(patient, query="GetDocuments").body)
+    assert missing.status == "Failure" and [e.code for e in missing.errors] == ["XDSStoredQueryMissingParam"]
+    other = sandbox.scenario(1)
+    reply = gp.search(patient, **{"$XDSDocumentEntryPatientId": other.cx()})
+    assert "patient de la requête différent du VIHF" in fault(reply, "DMPVIHFInvalid")
+
+
+# --- TD2.1 refusals -----------------------------------------------------------------------------------------------
+
+def test_feeding_without_xades_is_refused(sandbox, gp, patient):
+    refused(gp.feed(patient, seed=4, sign=False), "XDSRegistryMetadataError", "XAdES")
+    assert gp.found(patient) == []
+
+
+def test_xades_over_other_bytes_is_refused(sandbox, gp, patient):
+    error = refused(gp.feed(patient, seed=5, signed_content=b"<autre/>"), "XDSRegistryMetadataError",
+                    "Signature XAdES invalide")
+    assert "document_digest_mismatch" in error.context and "ne correspond pas" in error.context
+
+
+def test_metadata_patient_other_than_the_vihf_patient_is_a_fault(sandbox, gp, patient):
+    other = sandbox.scenario(1)
+    body, attachments = xds.provide_and_register_mtom(gp.submission(patient, seed=6))
+    reason = fault(gp.client.call("repository", body, patient=other, attachments=attachments), "DMPVIHFInvalid")
+    assert "patient de la requête différent du VIHF" in reason
+
+
+def test_metadata_that_contradicts_the_cda_is_refused(sandbox, gp, patient):
+    reply = gp.feed(patient, seed=7, entry_change=lambda e: replace(e, creation_time="20200101000000"))
+    refused(reply, "XDSRegistryMetadataError", "creationTime does not match the CDA")
+
+
+def test_duplicate_unique_id_is_refused(sandbox, gp, patient):
+    accepted(gp.feed(patient, seed=8))
+    again = gp.submission(patient, seed=80, document_seed=8)  # same CDA, new submission set and signature
+    refused(gp.feed(patient, again), "XDSDuplicateUniqueIdInRegistry")
+    assert len(clinical(gp.found(patient))) == 1
+
+
+def test_replacement_of_an_unknown_entry_is_refused(sandbox, gp, patient):
+    reply = gp.feed(patient, seed=9, replaces="urn:uuid:6f0c9d2e-0000-4000-8000-000000000000")
+    refused(reply, "UnresolvedReferenceException")
+
+
+@pytest.mark.parametrize("scenario,words", [(3, "n'est pas autorisé"), (2, "bloqué")],
+                         ids=["not-authorised", "blocked"])
+def test_unauthorised_or_blocked_professional_cannot_feed(sandbox, gp, scenario, words):
+    patient = sandbox.scenario(scenario)
+    assert words in fault(gp.feed(patient, seed=10), "DMPAccessDeniedByRightsService")
+
+
+def test_closed_dmp_cannot_be_fed(sandbox, gp):
+    fault(gp.feed(sandbox.scenario(5), seed=11), "DMPClosed")
+
+
+def test_entry_uuid_is_not_a_document_unique_id(sandbox, gp, patient):
+    accepted(gp.feed(patient, seed=12))
+    entry = clinical(gp.found(patient))[0]
+    reply = gp.retrieve(patient, entry.id)
+    assert reply.status == 200 and reply.content_type.startswith("multipart/related")  # ITI-43 is always MTOM
+    result, documents = xds.parse_retrieve_response(reply.message)
+    assert result.status == "Failure" and documents == []
+    assert [(e.code, e.context.split(":")[0] + ":" + e.context.split(":")[1]) for e in result.errors] == [
+        ("XDSDocumentUniqueIdError", "uniqueId=urn:uuid")]
+    assert result.errors[0].context.startswith(f"uniqueId={entry.id}")
+
+
+def test_retrieve_is_partial_when_one_document_is_unknown(sandbox, gp, patient):
+    accepted(gp.feed(patient, seed=13))
+    entry = clinical(gp.found(patient))[0]
+    result, documents = xds.parse_retrieve_response(gp.retrieve(patient, entry.unique_id, "1.2.3.4.5").message)
+    assert result.status == "PartialSuccess" and len(documents) == 1
+    assert [e.code for e in result.errors] == ["XDSDocumentUniqueIdError"]
+
+
+# --- replacement, masking, deletion, archiving --------------------------------------------------------------------
+
+def test_replacement_deprecates_the_previous_version(sandbox, gp, patient):
+    accepted(gp.feed(patient, seed=20))
+    first = clinical(gp.found(patient))[0]
+    accepted(gp.feed(patient, seed=21, replaces=first.id))
+    current = clinical(gp.found(patient))
+    assert [e.unique_id for e in current] != [first.unique_id] and len(current) == 1
+    deprecated = clinical(gp.found(patient, (DEPRECATED,)))
+    assert [(e.id, e.status) for e in deprecated] == [(first.id, DEPRECATED)]
+    related = gp.found(patient, query="GetRelatedDocuments", **{"$XDSDocumentEntryEntryUUID": current[0].id,
+                                                                "$AssociationTypes": [c.RPLC]})
+    assert {e.id for e in related if isinstance(e, xds.DocumentEntry)} == {first.id, current[0].id}
+    refused(gp.feed(patient, seed=22, replaces=first.id), "XDSRegistryMetadataError", "Deprecated")
+
+
+def test_masking_hides_from_other_professionals_not_from_the_author_nor_the_mt(sandbox, gp, patient):
+    author, other = Lps(sandbox, MSP_GP), Lps(sandbox, NURSE)
+    author.authorise(patient)
+    other.authorise(patient)
+    accepted(author.feed(patient, seed=30))
+    entry = clinical(author.found(patient))[0]
+    assert [e.id for e in clinical(other.found(patient))] == [entry.id]
+
+    accepted(author.set_visibility(patient, entry, add=[c.MASQUE_PS]))
+    masked = clinical(author.found(patient))
+    assert len(masked) == 1 and masked[0].lid == entry.id and masked[0].version == "2"
+    assert c.MASQUE_PS in masked[0].confidentiality_codes and masked[0].unique_id == entry.unique_id
+    assert clinical(other.found(patient)) == []
+    assert clinical(other.found(patient, (DEPRECATED,))) == []  # the old, unmasked version does not leak
+    assert [e.version for e in clinical(gp.found(patient))] == ["2"]  # the MT sees it
+    fault(other.retrieve(patient, entry.unique_id), "DMPAccessDeniedByRightsService")
+
+    # only the author may unmask (footnote 8), and the PreviousVersion must be the current one
+    fault(other.set_visibility(patient, masked[0], remove=[c.MASQUE_PS], seed=91), "DMPAccessDeniedByRightsService")
+    refused(author.set_visibility(patient, entry, remove=[c.MASQUE_PS], seed=92), "XDSRegistryMetadataError",
+            "PreviousVersion")
+    accepted(author.set_visibility(patient, masked[0], remove=[c.MASQUE_PS], seed=93))
+    assert [e.version for e in clinical(other.found(patient))] == ["3"]
+
+
+def test_delete_hides_from_search_and_a_non_author_cannot_delete(sandbox, gp, patient):
+    author = Lps(sandbox, MSP_GP)
+    author.authorise(patient)
+    accepted(author.feed(patient, seed=40))
+    entry = clinical(gp.found(patient))[0]
+    reason = fault(gp.set_status(patient, entry.id, APPROVED, DELETED), "DMPAccessDeniedByRightsService")
+    assert "(8)" in reason
+    accepted(author.set_status(patient, entry.id, APPROVED, DELETED))
+    assert clinical(author.found(patient, (APPROVED, DEPRECATED, ARCHIVED, DELETED))) == []
+    assert author.found(patient, query="GetDocuments", **{"$XDSDocumentEntryEntryUUID": [entry.id]}) == []
+    conflict = refused(author.set_status(patient, entry.id, APPROVED, DELETED, seed=97), "XDSRegistryMetadataError")
+    assert APPROVED in conflict.context and DELETED in conflict.context
+
+
+def test_archive_then_unarchive(sandbox, gp, patient):
+    accepted(gp.feed(patient, seed=50))
+    entry = clinical(gp.found(patient))[0]
+    accepted(gp.set_status(patient, entry.id, APPROVED, ARCHIVED))
+    assert clinical(gp.found(patient)) == []
+    assert [e.status for e in clinical(gp.found(patient, (ARCHIVED,)))] == [ARCHIVED]
+    _, documents = xds.parse_retrieve_response(gp.retrieve(patient, entry.unique_id).message)
+    assert len(documents) == 1  # archived documents stay readable (TD3.2 "Docs archivés")
+    accepted(gp.set_status(patient, entry.id, ARCHIVED, APPROVED, seed=96))
+    assert [e.status for e in clinical(gp.found(patient))] == [APPROVED]
+
+
+# --- emergency access, limits, exchange log -----------------------------------------------------------------------
+
+def test_bris_de_glace_for_an_unauthorised_doctor_when_the_patient_did_not_oppose(sandbox, gp, patient):
+    accepted(gp.feed(patient, seed=60))
+    with sandbox.runtime.store.transaction() as tx:
+        doctor = sandbox.professional(HOSPITAL_DOCTOR)[0]
+        tx.authorizations.remove(WORKSPACE, patient.ins, doctor["id_nat"])
+        record = tx.patients.get(WORKSPACE, patient.ins)
+        tx.patients.upsert(WORKSPACE, replace(record, opposition_bris_de_glace=False))
+    assert "n'est pas autorisé" in fault(Lps(sandbox, HOSPITAL_DOCTOR).search(patient),
+                                          "DMPAccessDeniedByRightsService")
+    emergency = Lps(sandbox, HOSPITAL_DOCTOR, purpose="bris_de_glace")
+    entry = clinical(emergency.found(patient))[0]
+    _, documents = xds.parse_retrieve_response(emergency.retrieve(patient, entry.unique_id).message)
+    assert len(documents) == 1
+
+    with sandbox.runtime.store.transaction() as tx:
+        tx.patients.upsert(WORKSPACE, replace(tx.patients.get(WORKSPACE, patient.ins), opposition_bris_de_glace=True))
+    assert "bris de glace" in fault(emergency.search(patient), "DMPAccessDeniedByRightsService")
+
+
+def test_too_many_results(sandbox, gp, patient):
+    accepted(gp.feed(patient, seed=70))
+    accepted(gp.feed(patient, seed=71))
+    with sandbox.runtime.store.transaction() as tx:
+        tx.workspaces.update_settings(WORKSPACE, {"max_query_results": 1})
+    response = xds.parse_adhoc_query_response(gp.search(patient).body)
+    assert response.status == "Failure" and [e.code for e in response.errors] == ["XDSTooManyResults"]
+
+
+def test_exchange_log_records_the_iti_transactions_with_their_findings(sandbox, gp, patient):
+    accepted(gp.feed(patient, seed=80))
+    refused(gp.feed(patient, seed=81, sign=False), "XDSRegistryMetadataError")
+    gp.found(patient)
+    with sandbox.runtime.store.transaction(readonly=True) as tx:
+        feeds = tx.exchanges.list(WORKSPACE, transaction="TD2.1")
+        searches = tx.exchanges.list(WORKSPACE, transaction="TD3.1")
+    assert [e.verdict for e in feeds] == ["fail", "pass"]  # newest first
+    assert all(e.patient_ins == patient.ins for e in feeds)
+    assert any(f.rule == "XDS-XDSRegistryMetadataError" and "XAdES" in f.message for f in feeds[0].findings)
+    assert len(searches) == 1 and searches[0].verdict == "pass"
+
+
+# --- seeding ------------------------------------------------------------------------------------------------------
+
+def test_seeded_documents_take_the_feeding_path_and_are_searchable(sandbox, gp, patient):
+    from segur_sandbox.fixtures.professionals import ProfessionalDirectory
+    from segur_sandbox.simulator.dmp.feeding import seed_documents
+
+    directory = ProfessionalDirectory(sandbox.settings.seed, 12)  # the sandbox's first 12 professionals
+    with sandbox.runtime.store.transaction(readonly=True) as tx:
+        record = dict(tx.patients.get(WORKSPACE, patient.ins).record)
+    now = datetime.now(timezone.utc)
+    with sandbox.runtime.store.transaction() as tx:
+        count = seed_documents(sandbox.runtime, tx, WORKSPACE, record, directory.professionals[:1], directory, 2,
+                               random.Random(5), now)
+    assert count == 2
+    with sandbox.runtime.store.transaction() as tx:  # the same rng gives the same documents: nothing added
+        assert seed_documents(sandbox.runtime, tx, WORKSPACE, record, directory.professionals[:1], directory, 2,
+                              random.Random(5), now) == 2
+    found = clinical(gp.found(patient))
+    assert len(found) == 2
+    _, documents = xds.parse_retrieve_response(gp.retrieve(patient, *(e.unique_id for e in found)).message)
+    assert len(documents) == 2 and all(d.content.startswith(b"<?xml") for d in documents)
