@@ -33,7 +33,6 @@ from segur_sandbox.fixtures.metadata import xds_metadata
 
 from .. import store
 from ..pki import profiles as pki_profiles
-from ..security import document_reference, sign_submission, submission_set_reference
 from . import xds
 from .xds import compose
 from .rights import DocumentFacts
@@ -311,14 +310,10 @@ def seed_documents(runtime: Any, tx: store.UnitOfWork, workspace: str, record: M
         if tx.documents.by_unique_ids(workspace, [metadata["uniqueId"]]):
             seeded += 1  # seeded before: the same seed drew the same identifiers
             continue
-        clinical = compose.entry_from_metadata(metadata, entry_id="Document01")
-        signature_entry = compose.signature_entry(clinical, unique_id=signature_unique_id, created=xds_time(submitted))
-        signer = runtime.pki.professional(author, structure, usage="sign")
-        signature = sign_submission(signer=signer, now=submitted, references=dict(
-            [submission_set_reference(ss_unique_id), document_reference(metadata["uniqueId"], cda)]))
-        submission = compose.feeding_submission(
-            [(clinical, cda)], (signature_entry, signature), unique_id=ss_unique_id, source_id=SEED_SOURCE_ID,
-            submission_time=xds_time(submitted), title=metadata.get("title"))
+        submission = compose.signed_feeding(
+            cda, signer=runtime.pki.professional(author, structure, usage="sign"),
+            submission_set_unique_id=ss_unique_id, signature_unique_id=signature_unique_id,
+            source_id=SEED_SOURCE_ID, submitted=submitted, title=metadata.get("title"))
         pending = iter(ids)  # 1 submission set + 2 entries + 3 associations
         register(tx, workspace, submission, patient_ins=ins, now=submitted.astimezone(timezone.utc),
                  submitter=author["id_nat"], new_id=lambda: next(pending, None) or new_registry_id())

@@ -16,7 +16,6 @@ from segur_sandbox.simulator.dmp import xds
 from segur_sandbox.simulator.dmp.messages import set_authorization_request
 from segur_sandbox.simulator.dmp.xds import compose
 from segur_sandbox.simulator.dmp.xds import constants as c
-from segur_sandbox.simulator.security import document_reference, sign_submission, submission_set_reference
 from segur_sandbox.simulator.security.principal import PatientRef
 
 REPOSITORY = "1.2.250.1.213.4.1.1.1.2"
@@ -46,23 +45,19 @@ class Lps:
         rng = random.Random(seed if document_seed is None else document_seed)
         when = datetime.now(timezone.utc) - timedelta(days=1)
         cda = build_document(kind, DocumentContext(record, self.professional, self.structure, when, rng))
-        entry = compose.entry_from_metadata(xds_metadata(cda, file_path=f"{kind}.xml"), entry_id="Document01")
-        if entry_change is not None:
-            entry = entry_change(entry)
         ids = random.Random(f"ids-{seed}")
-        ss_unique_id, signature_unique_id = uuid_oid(ids), uuid_oid(ids)
-        signature = None
-        if sign:
-            signer = self.sandbox.pki.professional(self.professional, self.structure, usage="sign")
-            content = sign_submission(signer=signer, now=datetime.now(timezone.utc), references=dict([
-                submission_set_reference(ss_unique_id),
-                document_reference(entry.unique_id, cda if signed_content is None else signed_content)]))
-            signature = (compose.signature_entry(entry, unique_id=signature_unique_id,
-                                                 created=when.strftime("%Y%m%d%H%M%S")), content)
-        return compose.feeding_submission(
-            [(entry, cda)], signature, unique_id=ss_unique_id, source_id=SOURCE_ID,
-            submission_time=datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"), title="Note de vaccination",
-            replaces={"Document01": replaces} if replaces else None)
+        signer = self.sandbox.pki.professional(self.professional, self.structure, usage="sign")
+        if not sign:
+            entry = compose.entry_from_metadata(xds_metadata(cda, file_path=f"{kind}.xml"), entry_id="Document01")
+            if entry_change is not None:
+                entry = entry_change(entry)
+            return compose.feeding_submission(
+                [(entry, cda)], None, unique_id=uuid_oid(ids), source_id=SOURCE_ID,
+                submission_time=datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"), title="Note de vaccination")
+        return compose.signed_feeding(
+            cda, signer=signer, submission_set_unique_id=uuid_oid(ids), signature_unique_id=uuid_oid(ids),
+            source_id=SOURCE_ID, submitted=datetime.now(timezone.utc), signed_content=signed_content,
+            replaces=replaces, title="Note de vaccination", entry_change=entry_change)
 
     def feed(self, patient: PatientRef, submission: xds.Submission | None = None, *, mtom: bool = True,
              **options):

@@ -6,13 +6,14 @@ For the reference client, the benches and the tests. The metadata of a CDA come 
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from . import constants as c
 from .model import Association, Author, Coded, DocumentEntry, Submission, SubmissionSet
 
-__all__ = ["DEFAULT_CONTENT_TYPE", "entry_from_metadata", "feeding_submission", "signature_entry"]
+__all__ = ["DEFAULT_CONTENT_TYPE", "entry_from_metadata", "feeding_submission", "signature_entry", "signed_feeding"]
 
 # The contentTypeCode of the official TD2.1 example (JDV_J59)
 DEFAULT_CONTENT_TYPE = Coded("04", "1.2.250.1.213.2.2", "Hospitalisation de jour")
@@ -117,3 +118,28 @@ def feeding_submission(clinical: Sequence[tuple[DocumentEntry, bytes]], signatur
     for n, (entry_id, target) in enumerate((replaces or {}).items(), start=1):
         associations.append(Association(f"Replaces{n:02d}", c.RPLC, entry_id, target))
     return Submission(submission_set, tuple(entries), tuple(associations), documents)
+
+
+def signed_feeding(cda: bytes, *, signer: Any, submission_set_unique_id: str, signature_unique_id: str,
+                   source_id: str, submitted: datetime, signed_content: bytes | None = None,
+                   replaces: str | None = None, title: str | None = None,
+                   entry_change: Callable[[DocumentEntry], DocumentEntry] | None = None) -> Submission:
+    """What an LPS sends to feed one CDA: its metadata (derived from the CDA), the XAdES signature document
+    signed by ``signer`` (a CPS or ORG SIGN credential of the test PKI) over the submission set's uniqueId and
+    the document bytes, and the associations. ``signed_content`` signs other bytes (a negative test);
+    ``entry_change`` alters the entry before signing; ``replaces`` is the entryUUID an RPLC points to."""
+    from segur_sandbox.fixtures.metadata import xds_metadata
+
+    from ...security import document_reference, sign_submission, submission_set_reference
+
+    entry = entry_from_metadata(xds_metadata(cda, file_path="document.xml"), entry_id="Document01")
+    if entry_change is not None:
+        entry = entry_change(entry)
+    stamp = submitted.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+    content = sign_submission(signer=signer, now=submitted, references=dict([
+        submission_set_reference(submission_set_unique_id),
+        document_reference(entry.unique_id, cda if signed_content is None else signed_content)]))
+    signature = (signature_entry(entry, unique_id=signature_unique_id, created=stamp), content)
+    return feeding_submission([(entry, cda)], signature, unique_id=submission_set_unique_id, source_id=source_id,
+                              submission_time=stamp, title=title or entry.title,
+                              replaces={"Document01": replaces} if replaces else None)
