@@ -69,15 +69,21 @@ class DmpTestClient:
         security = wsse_security(self.vihf(patient, now))
         return build_envelope(body, action=action, message_id=new_message_id(), to=None, extra_headers=[security])
 
+    def encode(self, service: str, body: etree._Element, *, patient: PatientRef | None, action: str | None = None,
+               attachments: Mapping[str, Any] | None = None, now: datetime | None = None) -> tuple[bytes, str]:
+        """The HTTP body and content type of a request (MTOM when ``attachments`` are given)."""
+        action = action or _request_action(service, body)
+        envelope = self.envelope(service, body, patient=patient, action=action, now=now)
+        if attachments:
+            encoded = encode_mtom(envelope, attachments, action=action)
+            return encoded.body, encoded.content_type
+        return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"), SOAP12_CT
+
     def call(self, service: str, body: etree._Element, *, patient: PatientRef | None,
              action: str | None = None, attachments: Mapping[str, Any] | None = None,
              now: datetime | None = None) -> DmpReply:
-        envelope = self.envelope(service, body, patient=patient, action=action, now=now)
-        if attachments:
-            encoded = encode_mtom(envelope, attachments, action=action or _request_action(service, body))
-            data, content_type = encoded.body, encoded.content_type
-        else:
-            data, content_type = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"), SOAP12_CT
+        data, content_type = self.encode(service, body, patient=patient, action=action, attachments=attachments,
+                                         now=now)
         return self.post(service, data, content_type)
 
     def post(self, service: str, data: bytes, content_type: str) -> DmpReply:

@@ -21,6 +21,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -155,6 +156,7 @@ def registry_submission(submission: xds.Submission, *, patient_ins: str, now: da
 
 # --- row → wire ---------------------------------------------------------------------------------------------------
 
+@lru_cache(maxsize=4096)  # rows are immutable values; a search answers the same ones again and again
 def entry_to_wire(row: store.DocumentEntry) -> xds.DocumentEntry:
     """The DocumentEntry a registry answers for ``row`` (its current id, version, status, hash and size)."""
     entry = xds.parse_extrinsic_object(etree.fromstring(row.metadata_xml))

@@ -8,6 +8,9 @@ object always serialises the same way.
 """
 from __future__ import annotations
 
+from copy import deepcopy
+from functools import lru_cache
+
 import base64
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -193,9 +196,15 @@ def association(item: Association) -> etree._Element:
     return element
 
 
+@lru_cache(maxsize=4096)
+def _cached_extrinsic_object(entry: DocumentEntry) -> etree._Element:
+    return extrinsic_object(entry)
+
+
 def _registry_object(item: RegistryObject) -> etree._Element:
     if isinstance(item, DocumentEntry):
-        return extrinsic_object(item)
+        # searches answer the same entries again and again: build each once, hand out copies
+        return deepcopy(_cached_extrinsic_object(item))
     if isinstance(item, SubmissionSet):
         return registry_package(item)
     if isinstance(item, Association):
