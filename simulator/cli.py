@@ -8,6 +8,7 @@ import click
 
 from segur_sandbox.fixtures.cli import fixtures_group
 
+from .cards.cli import cards_group
 from .config import Settings, from_environment
 
 
@@ -18,6 +19,7 @@ def main() -> None:
 
 
 main.add_command(fixtures_group)
+main.add_command(cards_group)
 
 
 def _server_options(func):  # type: ignore[no-untyped-def]
