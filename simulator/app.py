@@ -84,6 +84,48 @@ def create_app(runtime: Runtime, *, max_body_bytes: int = 64 * 1024 * 1024) -> F
     async def dmp_workspace(request: Request, workspace: str, name: str) -> Response:
         return await soap(request, workspace, name)
 
+    from .insi.service import InsiService, wsdl_document
+
+    insi = InsiService(runtime)
+
+    async def insi_soap(request: Request, workspace: str) -> Response:
+        try:
+            body = await _read_body(request, max_body_bytes)
+        except BodyTooLarge:
+            return JSONResponse({"error": f"request body over the configured limit of {max_body_bytes} bytes"},
+                                status_code=413)
+        try:
+            chain = _insi_client_chain(request, insi.config.client_cert_header)
+        except ValueError as exc:
+            return JSONResponse({"error": f"unreadable client certificate: {exc}"}, status_code=400)
+        reply = await run_in_threadpool(insi.process, workspace, body, request.headers.get("content-type"),
+                                        request.headers.get("soapaction"), chain)
+        return _to_response(reply)
+
+    def insi_wsdl(request: Request) -> Response:
+        if "wsdl" not in {key.lower() for key in request.query_params}:
+            return JSONResponse({"error": "INSi endpoint: POST SOAP 1.2 requests here; GET ?wsdl for the WSDL"},
+                                status_code=405, headers={"allow": "GET, POST"})
+        address = str(request.url.replace(query=""))
+        return Response(content=wsdl_document(address), media_type="text/xml; charset=utf-8")
+
+    @app.post("/lps", include_in_schema=False)
+    async def insi_default(request: Request) -> Response:
+        return await insi_soap(request, DEFAULT_WORKSPACE)
+
+    @app.post("/w/{workspace}/lps", include_in_schema=False)
+    async def insi_workspace(request: Request, workspace: str) -> Response:
+        return await insi_soap(request, workspace)
+
+    @app.get("/lps", tags=["sandbox"])
+    def insi_wsdl_default(request: Request) -> Response:
+        """The WSDL of the INSi replica (``GET /lps?wsdl``; also ``/w/{workspace}/lps?wsdl``)."""
+        return insi_wsdl(request)
+
+    @app.get("/w/{workspace}/lps", include_in_schema=False)
+    def insi_wsdl_workspace(request: Request, workspace: str) -> Response:
+        return insi_wsdl(request)
+
     @app.get("/health", tags=["sandbox"])
     def health() -> dict[str, Any]:
         """Readiness: the database answers."""
@@ -104,6 +146,18 @@ def create_app(runtime: Runtime, *, max_body_bytes: int = 64 * 1024 * 1024) -> F
 
     app.include_router(api_router, prefix="/api")
     return app
+
+
+def _insi_client_chain(request: Request, header: str) -> list[Any]:
+    """The TLS client certificate chain of an INSi request: the ASGI TLS extension's ``client_cert_chain`` when
+    the server provides it, else the certificate a TLS-terminating proxy forwards in ``header``."""
+    from .insi.caller import certificate_from_header, certificates_from_pem_chain
+
+    tls = (request.scope.get("extensions") or {}).get("tls") or {}
+    if tls.get("client_cert_chain"):
+        return certificates_from_pem_chain(tls["client_cert_chain"])
+    value = request.headers.get(header) if header else None
+    return [certificate_from_header(value)] if value else []
 
 
 def _version() -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from segur_sandbox.fixtures.people import PopulationConfig, PopulationGenerator
 from segur_sandbox.fixtures.professionals import ProfessionalDirectory
 
-from .store import Patient, Store
+from .store import Identity, Patient, Store
 
 # (label, DMP state, authorisation of the scenario professional, médecin traitant)
 SCENARIOS: tuple[tuple[str, str, str | None, bool], ...] = (
@@ -88,6 +88,11 @@ def seed_workspace(store: Store, workspace: str, *, seed: int, patients: int, pr
                     tx.authorizations.set_mt(workspace, ins, scenario_ps["id_nat"], True, now=now)
             if feed is not None and documents_per_patient and state == "OPEN":
                 documents += feed(tx, workspace, record, authors, directory, documents_per_patient, rng, now)
+        # INSi: the same people as identities the INSi replica answers from, plus the CNDA test identities
+        from .insi.cnda import seed_cnda_identities
+
+        tx.identities.upsert_many(workspace, (Identity.from_record(record) for record in people))
+        seed_cnda_identities(tx, workspace)
     return SeedSummary(workspace=workspace, patients=len(people), professionals=len(pros),
                        structures=len(directory.structures), documents=documents, scenarios=tuple(scenarios),
                        scenario_professional=scenario_ps)

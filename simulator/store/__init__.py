@@ -63,6 +63,7 @@ from .errors import (
     WorkspaceNotFound,
 )
 from .exchanges import VERDICTS, Exchange, ExchangeRepository, Finding, Verdict
+from .identities import HistoricMatricule, Identity, IdentityRepository, name_key
 from .models import SCHEMA_VERSION
 from .patients import DMP_STATES, DmpState, Patient, PatientRepository
 from .workspaces import Workspace, WorkspaceCounts, WorkspaceRepository
@@ -85,6 +86,8 @@ __all__ = [
     # exchanges, controls
     "Exchange", "Finding", "Verdict", "VERDICTS", "ExchangeRepository",
     "Fault", "FaultKind", "FAULT_KINDS", "ControlRepository",
+    # INSi identities
+    "Identity", "HistoricMatricule", "IdentityRepository", "name_key",
     # errors
     "StoreError", "SchemaError", "InvalidWorkspaceId", "WorkspaceNotFound", "WorkspaceExists",
     "ProtectedWorkspace", "PatientNotFound", "DmpStateConflict", "AuthorizationNotFound", "DocumentNotFound",

@@ -29,6 +29,7 @@ from .directory import DirectoryRepository
 from .documents import DocumentRepository
 from .errors import SchemaError
 from .exchanges import ExchangeRepository
+from .identities import IdentityRepository
 from .patients import PatientRepository
 from .workspaces import WorkspaceRepository
 
@@ -139,6 +140,7 @@ class UnitOfWork:
         self.documents = DocumentRepository(conn)
         self.exchanges = ExchangeRepository(conn)
         self.controls = ControlRepository(conn)
+        self.identities = IdentityRepository(conn)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

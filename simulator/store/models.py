@@ -313,7 +313,54 @@ faults = Table(
     Index(None, "workspace", "transaction", "id"),
 )
 
+# INSi identities: the base the INSi replica answers from (one row per person, the RNIPP of the sandbox).
+# ``birth_name_key`` is the birth name reduced to its letters (RNIV normalisation, then separators dropped), so
+# that a trait search is one index lookup on (name key, birth date, sex); the finer comparison rules run on the
+# few rows found. ``insured_nir`` / ``birth_rank`` are the Vitale card data (RECVITALE without a beneficiary NIR).
+identities = Table(
+    "identities", metadata,
+    _ws(),
+    Column("nir", String(13), nullable=False),
+    Column("nir_key", String(2), nullable=False),
+    Column("oid", String(64), nullable=False),
+    Column("matricule_type", String(3), nullable=False),  # NIR | NIA
+    Column("birth_name", String, nullable=False),
+    Column("first_names", String, nullable=False),  # ListePrenom: birth first names, space-separated, in order
+    Column("sex", String(1), nullable=False),
+    Column("birth_date", String(10), nullable=False),  # DateLunaire, verbatim (YYYY-00-00 allowed)
+    Column("birth_place", String(5)),
+    Column("birth_name_key", String, nullable=False),
+    Column("insured_nir", String(13)),
+    Column("birth_rank", Integer),
+    Column("has_history", Boolean, nullable=False),
+    Column("source", String(16), nullable=False),  # population | cnda | api | bench
+    Column("ref", String),  # the fixtures id (PAT-0000001) or the CNDA case
+    PrimaryKeyConstraint("workspace", "nir"),
+    _in_workspace(),
+    Index(None, "workspace", "birth_name_key", "birth_date", "sex"),
+    Index(None, "workspace", "insured_nir", "birth_date"),
+)
+
+# Earlier matricules of an identity (INSi INSHISTO), in the order INSi returns them.
+identity_history = Table(
+    "identity_history", metadata,
+    _ws(),
+    Column("identity_nir", String(13), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("nir", String(13), nullable=False),
+    Column("nir_key", String(2), nullable=False),
+    Column("oid", String(64), nullable=False),
+    Column("matricule_type", String(3)),
+    Column("date_start", String(10)),
+    Column("date_end", String(10)),
+    PrimaryKeyConstraint("workspace", "identity_nir", "position"),
+    ForeignKeyConstraint(["workspace", "identity_nir"], ["identities.workspace", "identities.nir"],
+                         ondelete="CASCADE"),
+    Index(None, "workspace", "nir"),
+)
+
 WORKSPACE_TABLES: tuple[Table, ...] = (
+    identity_history, identities,
     document_values, document_contents, associations, document_entries, submission_sets,
     authorizations, patients, professionals, structures, exchanges, faults,
 )
