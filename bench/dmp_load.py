@@ -88,7 +88,7 @@ def _prepare(base: str, data_dir: Path, feeds: int) -> tuple[list[tuple[bytes, s
         for record in records:
             ins = record["ins"]["nir"] + record["ins"]["key"]
             response = http.put(f"/api/workspaces/default/patients/{ins}/authorizations/{professional['id_nat']}",
-                                json={"status": "VALIDE"})
+                                json={"status": "VALIDE", "expires_at": None})
             response.raise_for_status()
         client = DmpTestClient(http, pki, professional, structure)
         rng = random.Random(42)
@@ -143,6 +143,8 @@ async def _run(base: str, path: str, requests: list[tuple[bytes, str]], clients:
             latencies.append(time.perf_counter() - t0)
             if response.status_code != 200 or b"ResponseStatusType:Success" not in response.content:
                 failures += 1
+                if failures <= 3 and os.environ.get("BENCH_DEBUG"):
+                    print(response.status_code, response.content[:1500].decode(errors="replace"))
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:

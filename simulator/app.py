@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from .dmp.service import DmpService, HttpReply, Runtime
+from .dmp.service import DmpService, Runtime
+from .exchanges import HttpReply
 from .store import DEFAULT_WORKSPACE
 
 DMP_PREFIX = "/si-dmp-server/v2/services"

@@ -19,11 +19,13 @@ from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..dmp.messages import CATALOGUE
+from ..insi.constants import OPERATIONS as INSI_OPERATION_LIST
 from .common import MAX_ID, ApiError, api_router, workspace_tx
 
 router = api_router("faults")
 
-TRANSACTIONS: tuple[str, ...] = tuple(t for entry in CATALOGUE for t in entry.transactions)
+INSI_OPERATIONS: tuple[str, ...] = tuple(operation.name for operation in INSI_OPERATION_LIST)
+TRANSACTIONS: tuple[str, ...] = tuple(t for entry in CATALOGUE for t in entry.transactions) + INSI_OPERATIONS
 XDS_TRANSACTIONS: tuple[str, ...] = tuple(t for entry in CATALOGUE if entry.service in ("registry", "repository")
                                           for t in entry.transactions)
 
@@ -81,8 +83,9 @@ class RegistryErrorFault(_FaultBase):
 
     @model_validator(mode="after")
     def _xds_only(self) -> RegistryErrorFault:
-        if self.transaction not in XDS_TRANSACTIONS:
-            raise ValueError("a registry_error is an XDS answer: give an XDS transaction "
+        if self.transaction not in XDS_TRANSACTIONS + INSI_OPERATIONS:
+            raise ValueError("a registry_error is an XDS answer (or, for INSi, a forced CodeCR): give an XDS "
+                             "transaction or an INSi operation "
                              f"({', '.join(XDS_TRANSACTIONS)}); use soap_fault for the others")
         return self
 

@@ -32,6 +32,26 @@ class WorkspaceSettings(BaseModel):
     clock_skew_seconds: int | None = Field(None, exclude_if=_unset, description="Tolerated VIHF clock skew")
     max_query_results: int | None = Field(None, exclude_if=_unset,
                                           description="Above it, a stored query answers XDSTooManyResults")
+    require_xades: bool | None = Field(None, exclude_if=_unset,
+                                       description="ITI-41: refuse a feed without a valid XAdES signature document")
+    xds_check_value_sets: bool | None = Field(None, exclude_if=_unset, description="ITI-41: check the CI-SIS value sets")
+    xds_check_cda: bool | None = Field(None, exclude_if=_unset, description="ITI-41: check metadata against the CDA")
+    xades_check_submission_set: bool | None = Field(
+        None, exclude_if=_unset, description="Compare the XAdES digest of the submission set (off: the official "
+                                             "example carries a placeholder)")
+    insi_idam_allowed: list[str] | None = Field(None, exclude_if=_unset, description="INSi: accepted IDAM numbers")
+    insi_not_found_fault: bool | None = Field(None, exclude_if=_unset,
+                                              description="INSi: insi_101/insi_102 instead of CR 01")
+    insi_auth_modes: list[str] | None = Field(None, exclude_if=_unset, description="INSi: cpx, mtls, none")
+    insi_assertion_lenient: bool | None = Field(None, exclude_if=_unset,
+                                                description="INSi: accept an unsigned assertion PS")
+    insi_assertion_signer: str | None = Field(None, exclude_if=_unset, description="INSi: sign, auth or any")
+    insi_strict_headers: bool | None = Field(None, exclude_if=_unset,
+                                             description="INSi: refuse missing context headers")
+    insi_matching: dict[str, Any] | None = Field(None, exclude_if=_unset, description="INSi: MatchingRules overrides")
+    insi_tiq_prenom: bool | None = Field(None, exclude_if=_unset, description="INSi: TIQ carries Prenom")
+    insi_verification: bool | None = Field(None, exclude_if=_unset,
+                                           description="INSi: offer the (inferred) verification operation")
 
 
 class WorkspaceSettingsPatch(BaseModel):
@@ -43,6 +63,26 @@ class WorkspaceSettingsPatch(BaseModel):
     clock_skew_seconds: int | None = Field(None, ge=0, le=86_400, description="Tolerated VIHF clock skew")
     max_query_results: int | None = Field(None, ge=1, le=100_000,
                                           description="Above it, a stored query answers XDSTooManyResults")
+    require_xades: bool | None = Field(None,
+                                       description="ITI-41: refuse a feed without a valid XAdES signature document")
+    xds_check_value_sets: bool | None = Field(None, description="ITI-41: check the CI-SIS value sets")
+    xds_check_cda: bool | None = Field(None, description="ITI-41: check metadata against the CDA")
+    xades_check_submission_set: bool | None = Field(
+        None, description="Compare the XAdES digest of the submission set (off: the official "
+                                             "example carries a placeholder)")
+    insi_idam_allowed: list[str] | None = Field(None, description="INSi: accepted IDAM numbers")
+    insi_not_found_fault: bool | None = Field(None,
+                                              description="INSi: insi_101/insi_102 instead of CR 01")
+    insi_auth_modes: list[str] | None = Field(None, description="INSi: cpx, mtls, none")
+    insi_assertion_lenient: bool | None = Field(None,
+                                                description="INSi: accept an unsigned assertion PS")
+    insi_assertion_signer: str | None = Field(None, description="INSi: sign, auth or any")
+    insi_strict_headers: bool | None = Field(None,
+                                             description="INSi: refuse missing context headers")
+    insi_matching: dict[str, Any] | None = Field(None, description="INSi: MatchingRules overrides")
+    insi_tiq_prenom: bool | None = Field(None, description="INSi: TIQ carries Prenom")
+    insi_verification: bool | None = Field(None,
+                                           description="INSi: offer the (inferred) verification operation")
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)

@@ -23,6 +23,7 @@ from ..pki import TestPKI
 from ..security import VihfSettings, verify_vihf
 from ..security.principal import PatientRef, Principal
 from ..soap import SoapFault, SoapMessage, SoapVersion, build_response, parse_request, to_response
+from ..exchanges import HttpReply, record_exchange, transport_fault
 from ..store import Exchange, Finding, Store, UnitOfWork
 from .faults import DmpFault
 from .messages import Operation, identify
@@ -33,14 +34,6 @@ log = logging.getLogger("segur_sandbox.dmp")
 ALWAYS_MTOM = frozenset({"TD3.2"})
 # Transactions that need no patient in the VIHF (dmp.md §2.2: resource-id absent for TD0.4; TD0.5 searches one).
 PATIENTLESS = frozenset({"TD0.4", "TD0.5"})
-
-
-@dataclass(frozen=True)
-class HttpReply:
-    status: int
-    content_type: str
-    body: bytes
-    drop_connection: bool = False
 
 
 @dataclass(frozen=True)
@@ -209,13 +202,9 @@ class DmpService:
     def _injected(self, fault: Any, message: SoapMessage, operation: Operation) -> HttpReply | None:
         if fault is None:
             return None
-        if fault.kind == "latency":
-            time.sleep(fault.params["ms"] / 1000)
-            return None
-        if fault.kind == "http_503":
-            return HttpReply(503, "text/plain; charset=utf-8", "Service temporairement indisponible".encode())
-        if fault.kind == "drop_connection":
-            return HttpReply(200, "text/plain", b"", drop_connection=True)
+        below_soap = transport_fault(fault)
+        if below_soap is not None or fault.kind == "latency":
+            return below_soap
         if fault.kind == "soap_fault":
             raise DmpFault(fault.params["code"], fault.params["reason"], sender=fault.params.get("sender", True))
         if fault.kind == "registry_error":
@@ -248,14 +237,7 @@ class DmpService:
             response=reply.body, principal=_principal_summary(principal),
             patient_ins=patient_ins or (principal.patient.ins if principal and principal.patient else None),
             professional=principal.name_id if principal else None, verdict=verdict, findings=tuple(findings))
-        try:
-            with self.runtime.store.transaction() as tx:
-                if tx.workspaces.get(workspace) is not None:
-                    tx.exchanges.append(workspace, exchange)
-        except Exception:  # noqa: BLE001 - losing a log line must not lose the answer
-            log.exception("could not record the exchange")
-        log.info("exchange workspace=%s service=%s transaction=%s status=%s verdict=%s duration_ms=%.1f",
-                 workspace, service, exchange.transaction, reply.status, verdict, duration_ms)
+        record_exchange(self.runtime.store, workspace, exchange)
 
 
 def _fault_rule(fault: SoapFault) -> str:

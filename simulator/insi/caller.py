@@ -187,7 +187,7 @@ def _verify_assertion(security: etree._Element, *, pki: TestPKI, now: datetime,
                       settings: CallerSettings) -> InsiCaller:
     assertion, notes = _ps_assertion(security)
     try:
-        assertion_id = _vihf._check_ids(security, assertion)
+        assertion_id = _vihf.check_ids(security, assertion)
         if assertion.get("Version") != "2.0":
             raise _caller_fault(f"l'assertion PS doit être en Version 2.0 (reçu {assertion.get('Version')!r})")
         issuers = assertion.findall(f"{_S}Issuer")
@@ -199,15 +199,15 @@ def _verify_assertion(security: etree._Element, *, pki: TestPKI, now: datetime,
             raise _caller_fault("l'assertion PS porte plusieurs signatures")
         if signatures:
             vihf_settings = _vihf.VihfSettings(require_signature_cert=settings.signer_usage == "sign")
-            cert, verdict, view = _vihf._verify_signature(assertion, signatures[0], assertion_id, pki, now,
+            cert, verdict, view = _vihf.verify_assertion_signature(assertion, signatures[0], assertion_id, pki, now,
                                                           vihf_settings)
         elif settings.lenient_unsigned:
             notes.append("assertion PS non signée acceptée (mode permissif)")
             verdict = None
-            view = _vihf._canonical_view(assertion)
+            view = _vihf.canonical_view(assertion)
         else:
             raise _caller_fault("l'assertion PS n'est pas signée (ds:Signature absent)")
-        _vihf._check_signed_text(assertion, view)
+        _vihf.check_signed_text(assertion, view)
     except DmpFault as fault:
         raise _rewrap(fault) from None
 

@@ -44,7 +44,8 @@ from typing import Any
 from cryptography import x509
 from lxml import etree
 
-from ..dmp.service import HttpReply, Runtime
+from ..dmp.service import Runtime
+from ..exchanges import HttpReply, record_exchange, transport_fault
 from ..soap import SoapFault, SoapMessage, SoapVersion, build_response, parse_request, to_response
 from ..store import Exchange, Finding
 from .caller import CallerSettings, InsiCaller, verify_caller
@@ -220,16 +221,11 @@ class InsiService:
         forced_code: str | None = None
         if injected is not None:
             findings.append(Finding("SANDBOX-FAULT", "info", f"injected fault {injected.kind} {dict(injected.params)}"))
-            if injected.kind == "latency":
-                time.sleep(injected.params["ms"] / 1000)
-            elif injected.kind == "http_503":
-                outcome.reply = HttpReply(503, "text/plain; charset=utf-8",
-                                          "Service temporairement indisponible".encode())
+            below_soap = transport_fault(injected)
+            if below_soap is not None:
+                outcome.reply = below_soap
                 return
-            elif injected.kind == "drop_connection":
-                outcome.reply = HttpReply(200, "text/plain", b"", drop_connection=True)
-                return
-            elif injected.kind == "soap_fault":
+            if injected.kind == "soap_fault":
                 raise InsiFault(custom_spec(dict(injected.params)))
             elif injected.kind == "registry_error":
                 forced_code = str(injected.params["code"])
@@ -303,14 +299,7 @@ class InsiService:
             request=body, response_content_type=outcome.reply.content_type, response=outcome.reply.body,
             principal=principal, patient_ins=outcome.patient_ins,
             professional=outcome.caller.id if outcome.caller else None, verdict=verdict, findings=tuple(findings))
-        try:
-            with self.runtime.store.transaction() as tx:
-                if outcome.workspace_known or tx.workspaces.get(workspace) is not None:
-                    tx.exchanges.append(workspace, exchange)
-        except Exception:  # noqa: BLE001 - losing a log line must not lose the answer
-            log.exception("could not record the INSi exchange")
-        log.info("exchange workspace=%s service=lps operation=%s status=%s verdict=%s duration_ms=%.1f",
-                 workspace, exchange.transaction, outcome.reply.status, verdict, duration_ms)
+        record_exchange(self.runtime.store, workspace, exchange, workspace_known=outcome.workspace_known)
 
 
 # -- WSDL -------------------------------------------------------------------------------------------------

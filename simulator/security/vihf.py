@@ -160,7 +160,7 @@ def verify_vihf(
     notes: list[str] = []
     security = _find_security(source)
     assertion = _single_assertion(security)
-    assertion_id = _check_ids(security, assertion)
+    assertion_id = check_ids(security, assertion)
     if assertion.get("Version") != "2.0":
         raise vihf_fault(f"l'assertion doit être en Version 2.0 (reçu {assertion.get('Version')!r})")
     _check_issuer_element(assertion)
@@ -171,13 +171,13 @@ def verify_vihf(
     if len(signatures) > 1:
         raise vihf_fault(f"l'assertion porte {len(signatures)} signatures ds:Signature, une seule est admise")
     if signatures:
-        cert, verdict, view = _verify_signature(assertion, signatures[0], assertion_id, pki, now, settings)
+        cert, verdict, view = verify_assertion_signature(assertion, signatures[0], assertion_id, pki, now, settings)
     elif settings.lenient_unsigned:
         notes.append("VIHF non signé accepté (mode permissif)")
-        view = _canonical_view(assertion)
+        view = canonical_view(assertion)
     else:
         raise vihf_fault("l'assertion n'est pas signée (ds:Signature absent)")
-    _check_signed_text(assertion, view)
+    check_signed_text(assertion, view)
 
     issuer = _text(view.find(f"{_S}Issuer"))
     if cert is not None:
@@ -300,7 +300,7 @@ def _id_values(element: etree._Element) -> list[str]:
     return [value for name, value in element.attrib.items() if etree.QName(name).localname in _ID_ATTRIBUTE_NAMES]
 
 
-def _check_ids(security: etree._Element, assertion: etree._Element) -> str:
+def check_ids(security: etree._Element, assertion: etree._Element) -> str:
     """The assertion's ID; refuse IDs repeated in the header or reused anywhere in the envelope."""
     assertion_id = assertion.get("ID")
     if not assertion_id:
@@ -357,7 +357,7 @@ def _chain_detail(verdict: ChainVerdict) -> str:
     return f"{verdict.reason} ({detail})"
 
 
-def _verify_signature(
+def verify_assertion_signature(
     assertion: etree._Element, signature: etree._Element, assertion_id: str, pki: TestPKI, now: datetime,
     settings: VihfSettings,
 ) -> tuple[x509.Certificate, ChainVerdict, etree._Element]:
@@ -415,7 +415,7 @@ def _verify_signature(
     return cert, verdict, view
 
 
-def _canonical_view(assertion: etree._Element) -> etree._Element:
+def canonical_view(assertion: etree._Element) -> etree._Element:
     """What an unsigned assertion says once comments are dropped: the same reading as a signed one."""
     canonical = etree.tostring(assertion, method="c14n", exclusive=True, with_comments=False)
     return etree.fromstring(canonical)
@@ -424,7 +424,7 @@ def _canonical_view(assertion: etree._Element) -> etree._Element:
 _VALUE_TAGS = (f"{_S}Issuer", f"{_S}NameID", f"{_S}AttributeValue")
 
 
-def _check_signed_text(received: etree._Element, view: etree._Element) -> None:
+def check_signed_text(received: etree._Element, view: etree._Element) -> None:
     """Refuse values that read differently in the received tree and in the signed (canonical) one."""
     for tag in _VALUE_TAGS:
         got = [e for e in received.iter(tag) if not _inside_signature(e, received)]

@@ -516,3 +516,16 @@ def test_no_route_answers_5xx_to_malformed_input(sandbox):
         response = http.get(url)
         assert response.status_code in (404, 422), (url, response.text)
         assert "error" in response.json()
+
+
+def test_xds_and_insi_settings_and_faults_can_be_set_through_the_api(sandbox):
+    http = sandbox.http
+    patched = http.patch(f"{D}", json={"settings": {"require_xades": False, "insi_not_found_fault": True,
+                                                    "insi_idam_allowed": ["MON-IDAM-0001"]}})
+    assert patched.status_code == 200, patched.text
+    settings = http.get(f"{D}").json()["settings"]
+    assert settings["require_xades"] is False and settings["insi_idam_allowed"] == ["MON-IDAM-0001"]
+    fault = http.post(f"{D}/faults", json={"kind": "soap_fault", "transaction": "rechercherInsAvecTraitsIdentite",
+                                           "params": {"code": "insi_102", "reason": "panne simulée"}})
+    assert fault.status_code == 201, fault.text
+    _error(http.patch(f"{D}", json={"settings": {"no_such_setting": 1}}), 422)

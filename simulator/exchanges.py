@@ -1,0 +1,50 @@
+"""What the DMP and INSi pipelines share around their handlers: the HTTP reply, the transport-level faults a
+workspace can inject (latency, HTTP 503, a dropped connection) and the write of the exchange-log line."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .store import Exchange, Store
+
+log = logging.getLogger("segur_sandbox.exchanges")
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    content_type: str
+    body: bytes
+    drop_connection: bool = False
+
+
+UNAVAILABLE = HttpReply(503, "text/plain; charset=utf-8", "Service temporairement indisponible".encode())
+DROPPED = HttpReply(200, "text/plain", b"", drop_connection=True)
+
+
+def transport_fault(fault: Any) -> HttpReply | None:
+    """Apply an injected fault that acts below SOAP: latency waits (and lets the call go on), HTTP 503 and a dropped
+    connection answer instead of the service. Other kinds are the service's own business: None."""
+    if fault is None:
+        return None
+    if fault.kind == "latency":
+        time.sleep(fault.params["ms"] / 1000)
+    elif fault.kind == "http_503":
+        return UNAVAILABLE
+    elif fault.kind == "drop_connection":
+        return DROPPED
+    return None
+
+
+def record_exchange(store: Store, workspace: str, exchange: Exchange, *, workspace_known: bool = False) -> None:
+    """Append the exchange to the workspace's log; losing a log line must never lose the answer."""
+    try:
+        with store.transaction() as tx:
+            if workspace_known or tx.workspaces.get(workspace) is not None:
+                tx.exchanges.append(workspace, exchange)
+    except Exception:  # noqa: BLE001
+        log.exception("could not record the exchange")
+    log.info("exchange workspace=%s service=%s transaction=%s status=%s verdict=%s duration_ms=%.1f", workspace,
+             exchange.service, exchange.transaction, exchange.http_status, exchange.verdict, exchange.duration_ms)
