@@ -49,9 +49,25 @@ def _settings(**flags: object) -> Settings:
 
 @main.command(name="serve")
 @_server_options
-def serve_command(**flags: object) -> None:
-    """Start the DMP server (and the admin API), seeding the population on first start."""
-    _serve(_settings(**flags))
+@click.option("--cards", "cards", default=None, metavar="SPEC[,SPEC…]",
+              help="Virtual cards to keep inserted while serving (needs pcscd + vpcd), e.g. "
+                   "'cps:PS-00001,vitale:2730399127242@1' (cps:|cpe:|vitale: + id, optional @slot).")
+def serve_command(cards: str | None, **flags: object) -> None:
+    """Start the DMP and INSi servers (and the admin API), seeding the population on first start."""
+    settings = _settings(**flags)
+    if not cards:
+        _serve(settings)
+        return
+    from .cards.cli import insert_cards
+
+    try:
+        bay = insert_cards(settings, [spec for spec in cards.split(",") if spec.strip()])
+    except (ValueError, LookupError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--cards") from exc
+    try:
+        _serve(settings)
+    finally:
+        bay.close()
 
 
 @main.command(name="start")
@@ -92,6 +108,7 @@ def _print_banner(settings: Settings, summary) -> None:  # type: ignore[no-untyp
     click.echo("\nEndpoints (also under /w/{workspace}/… for an isolated workspace):")
     for service in ("patients", "patientsPDQ", "patientsSpecific", "habilitations", "registry", "repository"):
         click.echo(f"  DMP  {base}/si-dmp-server/v2/services/{service}")
+    click.echo(f"  INSi {base}/lps   (WSDL {base}/lps?wsdl)")
     click.echo(f"  API  {base}/api   (OpenAPI {base}/openapi.json, docs {base}/docs)")
     click.echo(f"  CRL  {base}/pki/crl/fort-personnes.crl")
     ps = summary.scenario_professional
