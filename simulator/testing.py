@@ -25,7 +25,9 @@ SOAP12_CT = "application/soap+xml; charset=UTF-8"
 
 
 @dataclass
-class DmpReply:
+class SoapReply:
+    """An HTTP answer of a SOAP service: the parsed message (None when not XML) and its fault, if any."""
+
     status: int
     content_type: str
     raw: bytes
@@ -91,14 +93,17 @@ class DmpTestClient:
         return parse_reply(response)
 
 
-def parse_reply(response: httpx.Response) -> DmpReply:
+DmpReply = SoapReply
+
+
+def parse_reply(response: httpx.Response, reply_type: type[SoapReply] = SoapReply) -> SoapReply:
     content_type = response.headers.get("content-type", "")
     message = None
     fault = None
     if "xml" in content_type or "multipart" in content_type:
         message = parse_request(response.content, content_type)
         fault = read_fault(message)
-    return DmpReply(response.status_code, content_type, response.content, message, fault)
+    return reply_type(response.status_code, content_type, response.content, message, fault)
 
 
 def _request_action(service: str, body: etree._Element) -> str:

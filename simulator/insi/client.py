@@ -19,7 +19,9 @@ import httpx
 from lxml import etree
 
 from ..pki import TestPKI
-from ..soap import SoapFault, SoapMessage, build_envelope, parse_request, read_fault
+from ..testing import SoapReply
+from ..testing import parse_reply as _parse_reply
+from ..soap import build_envelope
 from ..soap import namespaces as soap_ns
 from .caller import build_assertion_ps
 from .constants import TRAITS, VERIFICATION, VITALE, Operation
@@ -68,18 +70,7 @@ def insi_envelope(body: etree._Element, operation: Operation, *, idam: str = DEF
 
 
 @dataclass
-class InsiReply:
-    status: int
-    content_type: str
-    raw: bytes
-    message: SoapMessage | None
-    fault: SoapFault | None
-
-    @property
-    def body(self) -> etree._Element:
-        assert self.message is not None, f"HTTP {self.status}: {self.raw[:300]!r}"
-        return self.message.body_element
-
+class InsiReply(SoapReply):
     @property
     def result(self) -> dict[str, Any]:
         """The RESULTAT as a dict (``code``, ``libelle``, ``ins``, ``oid``, ``history``, ``tiq``)."""
@@ -174,10 +165,4 @@ class InsiTestClient:
 
 
 def parse_reply(response: httpx.Response) -> InsiReply:
-    content_type = response.headers.get("content-type", "")
-    message = None
-    fault = None
-    if "xml" in content_type:
-        message = parse_request(response.content, content_type)
-        fault = read_fault(message)
-    return InsiReply(response.status_code, content_type, response.content, message, fault)
+    return _parse_reply(response, InsiReply)  # type: ignore[return-value]
