@@ -37,6 +37,10 @@ def _server_options(func):  # type: ignore[no-untyped-def]
                      help="Documents seeded in each open DMP on first start [default: 3]."),
         click.option("--vihf-lenient/--vihf-strict", default=None,
                      help="Accept unsigned VIHF assertions (as in the official examples) [default: strict]."),
+        click.option("--tls/--no-tls", default=None,
+                     help="Serve HTTPS with the sandbox's server certificate from the test PKI [default: off]."),
+        click.option("--tls-client-cert", type=click.Choice(["none", "optional", "required"]), default=None,
+                     help="With --tls: ask for client certificates, checked against the test CA [default: optional]."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -97,7 +101,25 @@ def _serve(settings: Settings) -> None:
         summary = describe_seeded(runtime.store, "default", settings)
     _print_banner(settings, summary)
     uvicorn.run(create_app(runtime, max_body_bytes=settings.max_body_bytes), host=settings.host, port=settings.port,
-                log_level="info")
+                log_level="info", **(_tls_options(settings, runtime.pki) if settings.tls else {}))
+
+
+def _tls_options(settings: Settings, pki) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Server certificate and key from the test PKI, and the CA chain clients' certificates must chain to."""
+    import ssl
+
+    folder = settings.data_dir / "tls"
+    folder.mkdir(parents=True, exist_ok=True)
+    hosts = tuple(dict.fromkeys([settings.host, "localhost", "127.0.0.1"]))
+    server = pki.server(hosts)
+    (folder / "server.cert.pem").write_bytes(server.cert_pem() + server.chain_pem())
+    (folder / "server.key.pem").write_bytes(server.key_pem())
+    (folder / "ca-chain.pem").write_bytes(pki.ca_chain_pem())
+    requirement = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
+    click.echo(f"TLS: server certificate {folder / 'server.cert.pem'} (trust {folder / 'ca-chain.pem'}), "
+               f"client certificates {settings.tls_client_cert}")
+    return {"ssl_certfile": str(folder / "server.cert.pem"), "ssl_keyfile": str(folder / "server.key.pem"),
+            "ssl_ca_certs": str(folder / "ca-chain.pem"), "ssl_cert_reqs": requirement[settings.tls_client_cert]}
 
 
 def _print_banner(settings: Settings, summary) -> None:  # type: ignore[no-untyped-def]

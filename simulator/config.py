@@ -27,6 +27,8 @@ class Settings:
     vihf_max_age_seconds: int = 7200
     require_xades: bool = True
     lps_allowed: tuple[str, ...] = field(default=())  # empty: any LPS_ID_HOMOLOGATION_DMP accepted
+    tls: bool = False  # HTTPS with the sandbox's own server certificate (test PKI)
+    tls_client_cert: str = "optional"  # none | optional | required: client certificates checked against the test CA
 
     @property
     def database_url(self) -> str:
@@ -36,7 +38,7 @@ class Settings:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def with_overrides(self, **values: Any) -> Settings:
         return replace(self, **{k: v for k, v in values.items() if v is not None})

@@ -162,6 +162,10 @@ class TestPKI:
         INSI-AUTO / INSI-MANU for INSi mutual TLS."""
         return self._issue(profiles.organisation_spec(self.seed, structure, kind, _variant(variant)))
 
+    def server(self, host_names: Sequence[str] = ("localhost", "127.0.0.1")) -> Issued:
+        """TLS server certificate of the sandbox itself (``serve --tls``), for the given host names."""
+        return self._issue(profiles.server_spec(tuple(host_names)))
+
     # --- verification -------------------------------------------------------------------------
 
     def verify_chain(self, cert: x509.Certificate, at: datetime, *, purpose: Usage | None = None) -> ChainVerdict:

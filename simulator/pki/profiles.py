@@ -69,6 +69,7 @@ class LeafSpec:
     variant: Variant
     card: CardExtensions
     test_policy: bool
+    host_names: tuple[str, ...] = ()  # a TLS server certificate: subjectAltName entries, EKU serverAuth
 
 
 def crl_url(base_url: str, slug: CaSlug) -> str:
@@ -190,10 +191,24 @@ def _key_usage(usage: Usage) -> x509.KeyUsage:
     )
 
 
-def _ext_key_usage(usage: Usage) -> x509.ExtendedKeyUsage:
+def _ext_key_usage(usage: Usage, server: bool = False) -> x509.ExtendedKeyUsage:
+    if server:
+        return x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
     return x509.ExtendedKeyUsage(
         [ExtendedKeyUsageOID.CLIENT_AUTH if usage == "auth" else ExtendedKeyUsageOID.EMAIL_PROTECTION]
     )
+
+
+def _alt_names(host_names: tuple[str, ...]) -> x509.SubjectAlternativeName:
+    import ipaddress
+
+    names: list[x509.GeneralName] = []
+    for host in host_names:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return x509.SubjectAlternativeName(names)
 
 
 def build_leaf(
@@ -219,8 +234,10 @@ def build_leaf(
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski), critical=False)
         .add_extension(_key_usage(spec.effective_usage), critical=True)
         .add_extension(_policies(base_url, spec.test_policy), critical=False)
-        .add_extension(_ext_key_usage(spec.effective_usage), critical=False)
+        .add_extension(_ext_key_usage(spec.effective_usage, bool(spec.host_names)), critical=False)
     )
+    if spec.host_names:
+        builder = builder.add_extension(_alt_names(spec.host_names), critical=False)
     if spec.effective_usage == "sign":
         builder = builder.add_extension(x509.PrivateKeyUsagePeriod(start, end), critical=False)
     builder = builder.add_extension(_crl_points(base_url, issuer.slug), critical=False).add_extension(
@@ -357,6 +374,24 @@ def organisation_spec(
         card=CardExtensions(category=CATEGORY_SOFTWARE_CERT_TEST, card_type=None, card_serial=None, profession=None),
         test_policy=False,
     )
+
+
+def server_spec(host_names: tuple[str, ...]) -> LeafSpec:
+    """The sandbox's own TLS server certificate (``serve --tls``), issued by the organisations CA so that a client
+    trusting the sandbox chain trusts it; the names are the hosts clients connect to."""
+    if not host_names:
+        raise ValueError("a server certificate needs at least one host name")
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "SEGUR-SANDBOX FICTIF"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "SERVEUR DE TEST"),
+        x509.NameAttribute(NameOID.COMMON_NAME, host_names[0]),
+    ])
+    key_label = "server|tls"
+    return LeafSpec(key_label=key_label, cert_label=f"{key_label}|{'|'.join(host_names)}", ca="elementaire-organisations",
+                    owner="server", subject=subject, requested_usage="auth", effective_usage="auth", variant="valid",
+                    card=CardExtensions(category=None, card_type=None, card_serial=None, profession=None),
+                    test_policy=False, host_names=tuple(host_names))
 
 
 def ca_profiles_in_order() -> list[CaProfile]:

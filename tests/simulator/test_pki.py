@@ -427,3 +427,17 @@ def test_nothing_names_the_real_igc_sante(pki: TestPKI) -> None:
         common_name = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
         assert common_name not in {"TEST AC IGC-SANTE FORT PERSONNES", "TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS"}
         assert "SANDBOX" in common_name
+
+
+def test_server_certificate_for_serve_tls(pki: TestPKI) -> None:
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    issued = pki.server(("localhost", "127.0.0.1"))
+    cert = issued.certificate
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    assert ExtendedKeyUsageOID.SERVER_AUTH in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert pki.verify_chain(cert, datetime(2026, 1, 1, tzinfo=timezone.utc)).reason == "ok"
+    with pytest.raises(ValueError):
+        pki.server(())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -32,21 +33,21 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(data_dir: Path, db: str | None = None):
+def _server(data_dir: Path, db: str | None = None, extra: tuple[str, ...] = (), probe: dict | None = None):
     port = _free_port()
     cmd = [sys.executable, "-m", "segur_sandbox.simulator.cli", "serve", "--data-dir", str(data_dir), "--port",
-           str(port), "--patients", "12", "--documents-per-patient", "0", "--seed", "1"]
+           str(port), "--patients", "12", "--documents-per-patient", "0", "--seed", "1", *extra]
     if db:
         cmd += ["--db", db]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    base = f"{'https' if '--tls' in extra else 'http'}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                if httpx.get(base + "/health", timeout=1, **(probe or {})).status_code == 200:
                     break
-            except httpx.TransportError:
+            except (httpx.TransportError, OSError):
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(process.stdout.read().decode(errors="replace"))
@@ -112,3 +113,24 @@ def test_restart_keeps_the_data_on_postgresql(tmp_path, population):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_tls_with_client_certificates_from_the_test_pki(tmp_path, population):
+    professional, structure, people = population
+    pki = TestPKI.open(tmp_path / "pki", 1, base_url="http://127.0.0.1:8080/pki")
+    auth = pki.professional(professional, structure, usage="auth")
+    (tmp_path / "client.pem").write_bytes(auth.cert_pem())
+    (tmp_path / "client.key").write_bytes(auth.key_pem())
+    (tmp_path / "ca.pem").write_bytes(pki.ca_chain_pem())
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    context.load_cert_chain(str(tmp_path / "client.pem"), str(tmp_path / "client.key"))
+    tls = {"verify": context}
+    with _server(tmp_path, extra=("--tls", "--tls-client-cert", "required"), probe=tls) as base:
+        assert base.startswith("https://")
+        with httpx.Client(base_url=base, timeout=30, **tls) as http:
+            client = DmpTestClient(http, pki, professional, structure)
+            patient = PatientRef(people[0]["ins"]["nir"] + people[0]["ins"]["key"], people[0]["ins"]["oid"])
+            assert _status(client, patient) == "VALIDE"
+        anonymous = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+        with pytest.raises((httpx.TransportError, OSError)):  # no client certificate: the handshake is refused
+            httpx.get(base + "/health", verify=anonymous, timeout=5).raise_for_status()
