@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/dmp_load.py [--db sqlite|postgresql] [--clients 32] [--feeds 400] [--seconds 20]
 
-Starts a real `segur-sandbox serve` process (one worker) on a fresh database, authorises the first seeded
+Starts a real `segur-sandbox serve` process (--workers, default 1) on a fresh database, authorises the first seeded
 professional on the open DMPs through the admin API, then:
   1. feeds 50 documents to one patient, then --feeds documents spread over the other patients (CDA + XAdES,
      MTOM), with --clients concurrent clients: feeds/s;
@@ -55,10 +55,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(data_dir: Path, db: str | None, patients: int) -> tuple[subprocess.Popen, str]:
+def _start_server(data_dir: Path, db: str | None, patients: int, workers: int) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     cmd = [sys.executable, "-m", "segur_sandbox.simulator.cli", "serve", "--data-dir", str(data_dir), "--port",
-           str(port), "--patients", str(patients), "--documents-per-patient", "0", "--seed", str(SEED)]
+           str(port), "--patients", str(patients), "--documents-per-patient", "0", "--seed", str(SEED),
+           "--workers", str(workers)]
     if db:
         cmd += ["--db", db]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -158,7 +159,7 @@ def _pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) >= 2 else float("nan")
 
 
-def bench(db_kind: str, clients: int, feeds: int, seconds: float, patients: int) -> dict:
+def bench(db_kind: str, clients: int, feeds: int, seconds: float, patients: int, workers: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         db, dropper = None, None
@@ -172,7 +173,7 @@ def bench(db_kind: str, clients: int, feeds: int, seconds: float, patients: int)
             def dropper() -> None:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server, base = _start_server(data_dir, db, patients)
+        server, base = _start_server(data_dir, db, patients, workers)
         try:
             warm, load, search, cda_size = _prepare(base, data_dir, feeds)
             done, _, _, failed = asyncio.run(_run(base, REPOSITORY, warm, clients))
@@ -186,7 +187,7 @@ def bench(db_kind: str, clients: int, feeds: int, seconds: float, patients: int)
             if dropper:
                 dropper()
     return {
-        "database": db_kind, "clients": clients, "cda_bytes": cda_size,
+        "database": db_kind, "clients": clients, "workers": workers, "cda_bytes": cda_size,
         "feeds": {"count": n_feeds, "failed": feed_failed, "per_s": round(n_feeds / feed_time, 1),
                   "p50_ms": round(_pct(feed_lat, 50), 1), "p95_ms": round(_pct(feed_lat, 95), 1)},
         "searches": {"count": n_search, "failed": search_failed, "documents_per_answer": 50,
@@ -202,12 +203,13 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=400)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--patients", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    results = [bench(kind, args.clients, args.feeds, args.seconds, args.patients) for kind in kinds]
+    results = [bench(kind, args.clients, args.feeds, args.seconds, args.patients, args.workers) for kind in kinds]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"one server worker, {args.clients} concurrent clients")
+          f"{args.workers} server worker(s), {args.clients} concurrent clients")
     for r in results:
         f, s = r["feeds"], r["searches"]
         print(f"{r['database']:>10}: ITI-41 {f['per_s']} feeds/s (p95 {f['p95_ms']} ms, {f['failed']} failed, "

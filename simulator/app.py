@@ -165,3 +165,12 @@ def _version() -> str:
     from importlib.metadata import version
 
     return version("segur-sandbox")
+
+
+def app_from_environment() -> FastAPI:
+    """App factory for worker processes (``serve --workers N``): settings from ``SEGUR_SANDBOX_*``."""
+    from .config import from_environment
+    from .runtime import build_runtime
+
+    settings = from_environment()
+    return create_app(build_runtime(settings), max_body_bytes=settings.max_body_bytes)

@@ -37,6 +37,8 @@ def _server_options(func):  # type: ignore[no-untyped-def]
                      help="Documents seeded in each open DMP on first start [default: 3]."),
         click.option("--vihf-lenient/--vihf-strict", default=None,
                      help="Accept unsigned VIHF assertions (as in the official examples) [default: strict]."),
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="Server processes sharing the database (PostgreSQL, or SQLite on one machine) [default: 1]."),
         click.option("--tls/--no-tls", default=None,
                      help="Serve HTTPS with the sandbox's server certificate from the test PKI [default: off]."),
         click.option("--tls-client-cert", type=click.Choice(["none", "optional", "required"]), default=None,
@@ -100,8 +102,19 @@ def _serve(settings: Settings) -> None:
 
         summary = describe_seeded(runtime.store, "default", settings)
     _print_banner(settings, summary)
+    tls = _tls_options(settings, runtime.pki) if settings.tls else {}
+    if settings.workers > 1:
+        import os
+
+        from .config import to_environment
+
+        runtime.store.dispose()
+        os.environ.update(to_environment(settings))  # the workers build their runtime from these
+        uvicorn.run("segur_sandbox.simulator.app:app_from_environment", factory=True, workers=settings.workers,
+                    host=settings.host, port=settings.port, log_level="info", **tls)
+        return
     uvicorn.run(create_app(runtime, max_body_bytes=settings.max_body_bytes), host=settings.host, port=settings.port,
-                log_level="info", **(_tls_options(settings, runtime.pki) if settings.tls else {}))
+                log_level="info", **tls)
 
 
 def _tls_options(settings: Settings, pki) -> dict[str, object]:  # type: ignore[no-untyped-def]

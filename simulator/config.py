@@ -27,6 +27,7 @@ class Settings:
     vihf_max_age_seconds: int = 7200
     require_xades: bool = True
     lps_allowed: tuple[str, ...] = field(default=())  # empty: any LPS_ID_HOMOLOGATION_DMP accepted
+    workers: int = 1  # server processes sharing the database (no per-workspace state lives in a process)
     tls: bool = False  # HTTPS with the sandbox's own server certificate (test PKI)
     tls_client_cert: str = "optional"  # none | optional | required: client certificates checked against the test CA
 
@@ -46,6 +47,21 @@ class Settings:
     def describe(self) -> dict[str, Any]:
         return {f.name: (str(getattr(self, f.name)) if isinstance(getattr(self, f.name), Path) else getattr(self, f.name))
                 for f in fields(self)}
+
+
+def to_environment(settings: Settings) -> dict[str, str]:
+    """The settings as ``SEGUR_SANDBOX_*`` variables: how worker processes receive them."""
+    out: dict[str, str] = {}
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, bool):
+            text = "1" if value else "0"
+        elif isinstance(value, tuple):
+            text = ",".join(value)
+        else:
+            text = str(value)
+        out[ENV_PREFIX + f.name.upper()] = text
+    return out
 
 
 def _coerce(raw: str, current: Any) -> Any:

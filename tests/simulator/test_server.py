@@ -134,3 +134,18 @@ def test_tls_with_client_certificates_from_the_test_pki(tmp_path, population):
         anonymous = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
         with pytest.raises((httpx.TransportError, OSError)):  # no client certificate: the handshake is refused
             httpx.get(base + "/health", verify=anonymous, timeout=5).raise_for_status()
+
+
+def test_several_workers_share_one_database(tmp_path, population):
+    professional, structure, people = population
+    patient = PatientRef(people[3]["ins"]["nir"] + people[3]["ins"]["key"], people[3]["ins"]["oid"])  # NON_EXISTE
+    with _server(tmp_path, extra=("--workers", "2")) as base:
+        pki = TestPKI.open(tmp_path / "pki", 1, base_url=base + "/pki")
+        with httpx.Client(base_url=base, timeout=30) as http:
+            client = DmpTestClient(http, pki, professional, structure)
+            assert _status(client, patient) == "NON_EXISTE"
+            assert client.call("habilitations", set_authorization_request("AJOUT"), patient=patient).status == 200
+        # fresh connections land on either worker: every one sees the change
+        for _ in range(6):
+            with httpx.Client(base_url=base, timeout=30) as http:
+                assert _status(DmpTestClient(http, pki, professional, structure), patient) == "VALIDE"
