@@ -162,7 +162,8 @@ def _pct(values: list[float], q: float) -> float:
 def bench(db_kind: str, clients: int, feeds: int, seconds: float, patients: int, workers: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        db, dropper = None, None
+        db = None
+        dropper = None
         if db_kind == "postgresql":
             name = f"sandbox_bench_{uuid.uuid4().hex[:8]}"
             admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
@@ -170,9 +171,10 @@ def bench(db_kind: str, clients: int, feeds: int, seconds: float, patients: int,
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             db = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
 
-            def dropper() -> None:
+            def drop_database() -> None:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            dropper = drop_database
         server, base = _start_server(data_dir, db, patients, workers)
         try:
             warm, load, search, cda_size = _prepare(base, data_dir, feeds)

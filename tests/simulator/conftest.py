@@ -10,6 +10,7 @@ from segur_sandbox.simulator.pki import TestPKI
 from segur_sandbox.simulator.runtime import build_runtime
 from segur_sandbox.simulator.seed import seed_workspace
 from segur_sandbox.simulator.security.principal import PatientRef
+from segur_sandbox.simulator.insi import InsiTestClient
 from segur_sandbox.simulator.testing import DmpTestClient
 
 SEED = 7
@@ -54,3 +55,47 @@ class Sandbox:
     def scenario(self, n: int) -> PatientRef:
         _, ins, _ = self.summary.scenarios[n]
         return PatientRef(ins, "1.2.250.1.213.1.4.10")
+
+
+# -- INSi: a module-scoped sandbox with a larger population (homonyms, twins, NIA…) ------------------------
+
+PATIENTS = 120
+
+
+class Insi:
+    def __init__(self, runtime, http, people):
+        self.runtime, self.http, self.people = runtime, http, people
+        with runtime.store.transaction(readonly=True) as tx:
+            pros = tx.directory.list_professionals("default", limit=5)
+            self.professional = dict(pros[0].record)
+            structure = tx.directory.get_structure_by_ref("default", self.professional["structure_id"])
+            self.structure = dict(structure.record)
+
+    def mtls(self, **options) -> InsiTestClient:
+        return InsiTestClient(self.http, self.runtime.pki, structure=self.structure, **options)
+
+    def cpx(self, **options) -> InsiTestClient:
+        return InsiTestClient(self.http, self.runtime.pki, structure=self.structure, professional=self.professional,
+                              **options)
+
+    def tagged(self, tag: str) -> list[dict]:
+        return [p for p in self.people if tag in p["edge_cases"]]
+
+    def settings(self, workspace: str = "default", **values) -> None:
+        with self.runtime.store.transaction() as tx:
+            tx.workspaces.update_settings(workspace, values)
+
+
+@pytest.fixture(scope="module")
+def insi(tmp_path_factory, sandbox_pki):
+    from segur_sandbox.fixtures.people import PopulationConfig, PopulationGenerator
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("insi"), seed=7, patients=PATIENTS, documents_per_patient=0)
+    runtime = build_runtime(settings, pki=sandbox_pki)
+    seed_workspace(runtime.store, "default", seed=7, patients=PATIENTS)
+    people = list(PopulationGenerator(PopulationConfig(seed=7, patients=PATIENTS)).patients())
+    with TestClient(create_app(runtime)) as http:
+        yield Insi(runtime, http, people)
+    runtime.store.dispose()
+
+

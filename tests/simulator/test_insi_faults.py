@@ -15,8 +15,6 @@ from segur_sandbox.simulator.insi.constants import SAML2, TRAITS, VITALE
 from segur_sandbox.simulator.insi.client import CLIENT_CERT_HEADER, insi_envelope
 from segur_sandbox.simulator.soap import namespaces as soap_ns
 
-from test_insi_service import insi  # noqa: F401  (the module-scoped sandbox of the service tests)
-
 NS = {"soap": soap_ns.SOAP12, "siram": "urn:siram"}
 ADRUN = ("ADRUN", "ZOE", "F", "1975-12-31")
 HOUILLES = ("HOUILLES", "PIERRE", "M", "1993-01-27")

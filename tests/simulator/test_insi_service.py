@@ -3,56 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from lxml import etree
 
-from segur_sandbox.simulator.app import create_app
-from segur_sandbox.simulator.config import Settings
-from segur_sandbox.simulator.insi import CASES, InsiTestClient, traits_request
+from segur_sandbox.simulator.insi import CASES, traits_request
 from segur_sandbox.simulator.insi.constants import RECSANS, RESULTAT, TRAITS, VERIFICATION_RESPONSE_NS, VITALE
-from segur_sandbox.simulator.runtime import build_runtime
-from segur_sandbox.simulator.seed import seed_workspace
 from segur_sandbox.simulator.soap import namespaces as soap_ns
-
-PATIENTS = 120
-
-
-class Insi:
-    def __init__(self, runtime, http, people):
-        self.runtime, self.http, self.people = runtime, http, people
-        with runtime.store.transaction(readonly=True) as tx:
-            pros = tx.directory.list_professionals("default", limit=5)
-            self.professional = dict(pros[0].record)
-            structure = tx.directory.get_structure_by_ref("default", self.professional["structure_id"])
-            self.structure = dict(structure.record)
-
-    def mtls(self, **options) -> InsiTestClient:
-        return InsiTestClient(self.http, self.runtime.pki, structure=self.structure, **options)
-
-    def cpx(self, **options) -> InsiTestClient:
-        return InsiTestClient(self.http, self.runtime.pki, structure=self.structure, professional=self.professional,
-                              **options)
-
-    def tagged(self, tag: str) -> list[dict]:
-        return [p for p in self.people if tag in p["edge_cases"]]
-
-    def settings(self, workspace: str = "default", **values) -> None:
-        with self.runtime.store.transaction() as tx:
-            tx.workspaces.update_settings(workspace, values)
-
-
-@pytest.fixture(scope="module")
-def insi(tmp_path_factory, sandbox_pki):
-    from segur_sandbox.fixtures.people import PopulationConfig, PopulationGenerator
-
-    settings = Settings(data_dir=tmp_path_factory.mktemp("insi"), seed=7, patients=PATIENTS, documents_per_patient=0)
-    runtime = build_runtime(settings, pki=sandbox_pki)
-    seed_workspace(runtime.store, "default", seed=7, patients=PATIENTS)
-    people = list(PopulationGenerator(PopulationConfig(seed=7, patients=PATIENTS)).patients())
-    with TestClient(create_app(runtime)) as http:
-        yield Insi(runtime, http, people)
-    runtime.store.dispose()
-
 
 @pytest.fixture(autouse=True)
 def _clean_settings(insi):
