@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from segur_sandbox.conformance.cli import conformance_group, validate_command
 from segur_sandbox.fixtures.cli import fixtures_group
 
 from .cards.cli import cards_group
@@ -20,6 +21,8 @@ def main() -> None:
 
 main.add_command(fixtures_group)
 main.add_command(cards_group)
+main.add_command(conformance_group)
+main.add_command(validate_command)
 
 
 def _server_options(func):  # type: ignore[no-untyped-def]
