@@ -82,8 +82,36 @@ def serve_command(cards: str | None, **flags: object) -> None:
 @main.command(name="start")
 @_server_options
 def start_command(**flags: object) -> None:
-    """The README's start command: `serve` with the defaults (embedded SQLite, seeded patients, test PKI)."""
-    _serve(_settings(**flags))
+    """The README's start command: `serve` with the defaults (embedded SQLite, seeded patients, test PKI), plus the
+    first professional's CPS and a Vitale card in the PC/SC readers when pcscd and vpcd are running."""
+    settings = _settings(**flags)
+    bay = _default_cards(settings)
+    try:
+        _serve(settings)
+    finally:
+        if bay is not None:
+            bay.close()
+
+
+def _default_cards(settings: Settings):  # type: ignore[no-untyped-def]
+    """Insert the scenario professional's CPS and the first scenario patient's Vitale card, if a PC/SC stack with
+    the vpcd driver is there; otherwise say how to get one (the servers work without)."""
+    from segur_sandbox.fixtures.people import PopulationConfig, PopulationGenerator
+    from segur_sandbox.fixtures.professionals import ProfessionalDirectory
+
+    from .cards.cli import insert_cards
+
+    professional = ProfessionalDirectory(settings.seed, 12).professionals[0]
+    patient = next(iter(PopulationGenerator(PopulationConfig(seed=settings.seed, patients=settings.patients)).patients()))
+    try:
+        bay = insert_cards(settings, [f"cps:{professional['id_nat']}@0", f"vitale:{patient['ins']['nir']}@1"])
+    except (OSError, ValueError, LookupError) as exc:
+        click.echo(f"Virtual cards: not inserted ({exc}); install pcscd and vsmartcard-vpcd and start pcscd to get "
+                   "them (see README, Virtual cards)")
+        return None
+    click.echo(f"Virtual cards: CPS of {professional['given']} {professional['family']} in 'Virtual PCD 00 00' "
+               f"(PIN 1234), Vitale card of {patient['id']} in 'Virtual PCD 00 01'")
+    return bay
 
 
 def _serve(settings: Settings) -> None:

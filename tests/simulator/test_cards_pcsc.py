@@ -210,29 +210,49 @@ def test_cli_insert_list_remove(tmp_path, directory):
     _wait_empty([0])
 
 
-def test_serve_keeps_cards_inserted_while_it_runs(tmp_path, directory):
+def _run_server(command_name: str, tmp_path, extra: list[str]):
     import socket
 
     import httpx
 
-    professional = directory.professionals[0]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = [sys.executable, "-m", "segur_sandbox.simulator.cli", "serve", "--port", str(port), "--data-dir",
-               str(tmp_path), "--seed", str(SEED), "--patients", "12", "--documents-per-patient", "0",
-               "--cards", f"cps:{professional['id_nat']}@1"]
+    command = [sys.executable, "-m", "segur_sandbox.simulator.cli", command_name, "--port", str(port), "--data-dir",
+               str(tmp_path), "--seed", str(SEED), "--patients", "12", "--documents-per-patient", "0", *extra]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(process.stdout.read())
+        time.sleep(0.3)
+
+
+def test_start_inserts_the_scenario_cps_and_a_vitale_card(tmp_path, directory):
+    process = _run_server("start", tmp_path, [])
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
-            time.sleep(0.3)
+        channel = connect(reader_name(0), timeout=5)
+        assert CpsClient(channel).read_holder().id_nat == directory.professionals[0]["id_nat"]
+        channel.close()
+        channel = connect(reader_name(1), timeout=5)
+        assert VitaleClient(channel).read().beneficiaries
+        channel.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    _wait_empty([0, 1])
+
+
+def test_serve_keeps_cards_inserted_while_it_runs(tmp_path, directory):
+    professional = directory.professionals[0]
+    process = _run_server("serve", tmp_path, ["--cards", f"cps:{professional['id_nat']}@1"])
+    try:
         channel = connect(reader_name(1), timeout=5)
         assert CpsClient(channel).read_holder().id_nat == professional["id_nat"]
         channel.close()
