@@ -121,6 +121,15 @@ def _principal_summary(principal: Principal | None) -> dict[str, Any] | None:
     }
 
 
+@dataclass
+class _Trace:
+    """What the exchange log needs to know of a call, filled in as the call goes, kept when it ends in a fault."""
+
+    principal: Principal | None = None
+    patient_ins: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+
 class DmpService:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -131,33 +140,28 @@ class DmpService:
         t0 = time.perf_counter()
         message: SoapMessage | None = None
         operation: Operation | None = None
-        principal: Principal | None = None
-        findings: list[Finding] = []
-        patient_ins: str | None = None
+        trace = _Trace()
         reply: HttpReply
         try:
             message = parse_request(body, content_type, soap_action)
-            findings += [Finding("SOAP-NOTE", "warning", note) for note in message.notes]
+            trace.findings += [Finding("SOAP-NOTE", "warning", note) for note in message.notes]
             operation = identify(service, message.action, message.body_element)
-            reply, principal, patient_ins, handler_findings = self._run(workspace, message, operation)
-            findings += handler_findings
+            reply = self._run(workspace, message, operation, trace)
         except SoapFault as fault:
             reply = self._fault_reply(fault, message, operation)
-            findings.append(Finding(_fault_rule(fault), "error", fault.reason))
+            trace.findings.append(Finding(_fault_rule(fault), "error", fault.reason))
         except Exception:  # noqa: BLE001 - the one place that turns a bug into a clean Receiver fault
             log.exception("unexpected error in %s", service)
             fault = SoapFault("Receiver", "SandboxInternalError",
                               "Erreur interne du bac à sable ; la trace est dans le journal du serveur", lang="fr")
             reply = self._fault_reply(fault, message, operation)
-            findings.append(Finding("SANDBOX-INTERNAL", "error", traceback.format_exc(limit=3)))
+            trace.findings.append(Finding("SANDBOX-INTERNAL", "error", traceback.format_exc(limit=3)))
         duration_ms = (time.perf_counter() - t0) * 1000
-        self._log(workspace, service, started_at, duration_ms, body, content_type, reply, message, operation,
-                  principal, patient_ins, findings)
+        self._log(workspace, service, started_at, duration_ms, body, content_type, reply, message, operation, trace)
         return reply
 
     # -- steps ----------------------------------------------------------------------------------------------
-    def _run(self, workspace: str, message: SoapMessage, operation: Operation
-             ) -> tuple[HttpReply, Principal | None, str | None, list[Finding]]:
+    def _run(self, workspace: str, message: SoapMessage, operation: Operation, trace: _Trace) -> HttpReply:
         store = self.runtime.store
         with store.transaction(readonly=True) as tx:
             ws = tx.workspaces.get(workspace)
@@ -171,6 +175,7 @@ class DmpService:
                                     settings=self.runtime.vihf_settings(ws.settings))
         except SoapFault as exc:  # an injected fault (e.g. an outage) wins over a VIHF problem
             vihf_error = exc
+        trace.principal = principal
         with store.transaction() as tx:
             fault = tx.controls.consume_fault(
                 workspace, operation.transaction,
@@ -178,10 +183,11 @@ class DmpService:
                 professional=principal.name_id if principal else None)
         injected = self._injected(fault, message, operation)
         if injected is not None:
-            return injected, principal, None, [Finding("SANDBOX-FAULT", "info", f"injected fault {fault.kind}")]
+            trace.findings.append(Finding("SANDBOX-FAULT", "info", f"injected fault {fault.kind}"))
+            return injected
         if vihf_error is not None or principal is None:
             raise vihf_error or DmpFault("DMPVIHFInvalid", "VIHF invalide")
-        findings = [Finding("VIHF-NOTE", "warning", note) for note in principal.notes]
+        trace.findings += [Finding("VIHF-NOTE", "warning", note) for note in principal.notes]
         handler = _handlers().get(operation.transaction)
         if handler is None:
             raise DmpFault("SandboxUnsupportedTransaction",
@@ -189,15 +195,20 @@ class DmpService:
         if principal.patient is None and operation.transaction not in PATIENTLESS:
             raise DmpFault("DMPVIHFInvalid", "VIHF invalide : attribut obligatoire "
                            "urn:oasis:names:tc:xacml:2.0:resource:resource-id absent")
-        with store.transaction() as tx:
-            call = Call(workspace=workspace, now=now, message=message, operation=operation, principal=principal,
-                        tx=tx, runtime=self.runtime, workspace_settings=ws.settings, findings=findings)
-            result = handler(call)
+        call = None
+        try:
+            with store.transaction() as tx:
+                call = Call(workspace=workspace, now=now, message=message, operation=operation, principal=principal,
+                            tx=tx, runtime=self.runtime, workspace_settings=ws.settings, findings=trace.findings)
+                result = handler(call)
+        finally:
+            if call is not None:
+                trace.patient_ins = call.patient_ins
+        trace.patient_ins = result.patient_ins or trace.patient_ins
         encoded = build_response(result.body, version=message.version, action=operation.response_action,
                                  relates_to=message.message_id, mtom_attachments=result.attachments or None,
                                  force_mtom=result.force_mtom or operation.transaction in ALWAYS_MTOM)
-        return (HttpReply(200, encoded.content_type, encoded.body), principal,
-                result.patient_ins or call.patient_ins, call.findings)
+        return HttpReply(200, encoded.content_type, encoded.body)
 
     def _injected(self, fault: Any, message: SoapMessage, operation: Operation) -> HttpReply | None:
         if fault is None:
@@ -227,7 +238,8 @@ class DmpService:
 
     def _log(self, workspace: str, service: str, started_at: datetime, duration_ms: float, body: bytes,
              content_type: str | None, reply: HttpReply, message: SoapMessage | None, operation: Operation | None,
-             principal: Principal | None, patient_ins: str | None, findings: list[Finding]) -> None:
+             trace: _Trace) -> None:
+        principal, patient_ins, findings = trace.principal, trace.patient_ins, trace.findings
         verdict = "fail" if any(f.severity == "error" for f in findings) else "pass"
         exchange = Exchange(
             started_at=started_at, duration_ms=duration_ms, service=service, http_status=reply.status,

@@ -60,9 +60,16 @@ def test_td03_then_td02_turns_non_existe_into_valide_and_is_logged(sandbox):
 
 def test_td03_refused_when_the_patient_blocked_the_professional(sandbox):
     patient = sandbox.scenario(2)
-    reply = sandbox.client().call("habilitations", set_authorization_request("AJOUT"), patient=patient)
+    client = sandbox.client()
+    reply = client.call("habilitations", set_authorization_request("AJOUT"), patient=patient)
     assert reply.status == 500
     assert reply.fault.subcode.localname == "DMPAccessDeniedByRightsService"
+    with sandbox.runtime.store.transaction(readonly=True) as tx:
+        logged = tx.exchanges.list("default", transaction="TD0.3")[0]
+    # a refused call is still logged with who asked, for which patient, and why
+    assert (logged.verdict, logged.professional, logged.patient_ins) == ("fail", client.professional["id_nat"],
+                                                                         patient.ins)
+    assert logged.findings[-1].rule == "FAULT-DMPAccessDeniedByRightsService"
 
 
 def test_unknown_workspace_is_a_clear_fault(sandbox):
