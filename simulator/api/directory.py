@@ -7,7 +7,7 @@ from fastapi import Query, Request
 from pydantic import BaseModel, Field
 
 from ..store import Professional, Structure, UnitOfWork
-from .common import MAX_PAGE, ApiError, Page, api_router, workspace_tx
+from .common import MAX_ID, MAX_PAGE, ApiError, Page, api_router, workspace_tx
 
 router = api_router("directory")
 _ALL = 1_000_000
@@ -65,7 +65,7 @@ def find_professional(tx: UnitOfWork, workspace: str, key: str) -> Professional 
 @router.get("/workspaces/{workspace}/professionals")
 def list_professionals(workspace: str, request: Request,
                        structure: str | None = Query(None, description="Only those of this structure (ST-0001)"),
-                       limit: int = Query(100, ge=1, le=MAX_PAGE), offset: int = Query(0, ge=0)
+                       limit: int = Query(100, ge=1, le=MAX_PAGE), offset: int = Query(0, ge=0, le=MAX_ID)
                        ) -> ProfessionalPage:
     with workspace_tx(request, workspace, readonly=True) as tx:
         if structure is None:
@@ -92,7 +92,7 @@ def get_professional(workspace: str, key: str, request: Request) -> Professional
 
 @router.get("/workspaces/{workspace}/structures")
 def list_structures(workspace: str, request: Request, limit: int = Query(100, ge=1, le=MAX_PAGE),
-                    offset: int = Query(0, ge=0)) -> StructurePage:
+                    offset: int = Query(0, ge=0, le=MAX_ID)) -> StructurePage:
     with workspace_tx(request, workspace, readonly=True) as tx:
         items = tx.directory.list_structures(workspace, limit=limit, offset=offset)
         return StructurePage(items=[structure_out(s) for s in items], total=tx.directory.count_structures(workspace),

@@ -14,7 +14,7 @@ from fastapi import Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ..store import APPROVED, ARCHIVED, DELETED, DEPRECATED, DocumentEntry, DocumentQuery, UnitOfWork
-from .common import CONFLICT, MAX_PAGE, ApiError, Page, api_router, workspace_tx
+from .common import CONFLICT, MAX_ID, MAX_PAGE, ApiError, Page, api_router, workspace_tx
 
 router = api_router("documents")
 
@@ -100,7 +100,7 @@ STATUS_QUERY = Query(None, description="Only these statuses (repeat the paramete
 @router.get("/workspaces/{workspace}/documents")
 def list_documents(workspace: str, request: Request, patient: str | None = Query(None, description="INS"),
                    status: list[StatusName] | None = STATUS_QUERY, limit: int = Query(100, ge=1, le=MAX_PAGE),
-                   offset: int = Query(0, ge=0)) -> DocumentPage:
+                   offset: int = Query(0, ge=0, le=MAX_ID)) -> DocumentPage:
     """Every document entry of the workspace (or of one patient), newest creation time first."""
     with workspace_tx(request, workspace, readonly=True) as tx:
         return _page(tx, workspace, patient, status, limit, offset)
@@ -109,7 +109,8 @@ def list_documents(workspace: str, request: Request, patient: str | None = Query
 @router.get("/workspaces/{workspace}/patients/{ins}/documents")
 def list_patient_documents(workspace: str, ins: str, request: Request,
                            status: list[StatusName] | None = STATUS_QUERY,
-                           limit: int = Query(100, ge=1, le=MAX_PAGE), offset: int = Query(0, ge=0)) -> DocumentPage:
+                           limit: int = Query(100, ge=1, le=MAX_PAGE),
+                           offset: int = Query(0, ge=0, le=MAX_ID)) -> DocumentPage:
     """The patient's document entries (every version), newest creation time first."""
     with workspace_tx(request, workspace, readonly=True) as tx:
         tx.patients.require(workspace, ins)

@@ -13,7 +13,7 @@ from segur_sandbox.fixtures.identity import INS_OIDS, OID_INS_NIR_TEST, InvalidI
 from ..dmp.messages.patients import CLOSURE_AT_PATIENT_REQUEST
 from ..store import Patient, UnitOfWork
 from .authorizations import AuthorizationOut, authorization_out, authorizations_of
-from .common import CONFLICT, MAX_PAGE, ApiError, Page, api_router, workspace_now, workspace_tx
+from .common import CONFLICT, MAX_ID, MAX_PAGE, ApiError, Page, api_router, workspace_now, workspace_tx
 
 router = api_router("patients")
 
@@ -185,7 +185,7 @@ def _dmp_fields(change: DmpChange, current: Patient | None, now: datetime) -> di
 @router.get("/workspaces/{workspace}/patients")
 def list_patients(workspace: str, request: Request,
                   dmp_state: DmpStateName | None = Query(None, description="Only patients whose DMP is in this state"),
-                  limit: int = Query(100, ge=1, le=MAX_PAGE), offset: int = Query(0, ge=0)) -> PatientPage:
+                  limit: int = Query(100, ge=1, le=MAX_PAGE), offset: int = Query(0, ge=0, le=MAX_ID)) -> PatientPage:
     """Patients by INS, a page at a time."""
     with workspace_tx(request, workspace, readonly=True) as tx:
         items = tx.patients.list(workspace, limit=limit, offset=offset, dmp_state=dmp_state)
