@@ -128,6 +128,8 @@ class _Trace:
     principal: Principal | None = None
     patient_ins: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    # set once the pipeline has read the workspace: the log write then need not read it again
+    workspace_known: bool = False
 
 
 class DmpService:
@@ -167,6 +169,7 @@ class DmpService:
             ws = tx.workspaces.get(workspace)
             if ws is None:
                 raise UnknownWorkspace(workspace)
+            trace.workspace_known = True
             now = tx.controls.workspace_now(workspace, datetime.now(timezone.utc))
         vihf_error: SoapFault | None = None
         principal: Principal | None = None
@@ -249,7 +252,7 @@ class DmpService:
             response=reply.body, principal=_principal_summary(principal),
             patient_ins=patient_ins or (principal.patient.ins if principal and principal.patient else None),
             professional=principal.name_id if principal else None, verdict=verdict, findings=tuple(findings))
-        record_exchange(self.runtime.store, workspace, exchange)
+        record_exchange(self.runtime.store, workspace, exchange, workspace_known=trace.workspace_known)
 
 
 def _fault_rule(fault: SoapFault) -> str:

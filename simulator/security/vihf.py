@@ -41,8 +41,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
+import hashlib
 import re
-from collections import Counter
+import threading
+import time
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,6 +54,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import SignatureConfiguration, XMLVerifier
@@ -389,6 +394,11 @@ def verify_assertion_signature(
     if not verdict.ok:
         raise invalid_certificate(_chain_detail(verdict))
 
+    data = etree.tostring(assertion, with_tail=False)
+    key = hashlib.sha256(data).digest() + cert.fingerprint(_CACHE_HASH)
+    cached = _verified.get(key)
+    if cached is not None:
+        return cert, verdict, cached
     config = SignatureConfiguration(
         location="./",
         expect_references=1,
@@ -396,7 +406,6 @@ def verify_assertion_signature(
         digest_algorithms=_DIGEST_METHODS,
         verification_time=now,
     )
-    data = etree.tostring(assertion, with_tail=False)
     try:
         result = XMLVerifier().verify(data, x509_cert=cert, id_attribute="ID", expect_config=config)
     except InvalidDigest:
@@ -412,7 +421,52 @@ def verify_assertion_signature(
     view = cast(Any, result).signed_xml
     if view is None or view.tag != f"{_S}Assertion" or view.get("ID") != assertion_id:
         raise vihf_fault("l'élément signé n'est pas l'assertion")
+    _verified.put(key, view)
     return cert, verdict, view
+
+
+class _VerifiedSignatures:
+    """Successful XML-signature checks of assertions, by the SHA-256 of the assertion's serialised bytes and the
+    signer certificate's fingerprint. A client replays the same VIHF for a session, and signxml (digest, c14n,
+    RSA) is the bulk of a VIHF check. Safe because that check is a pure function of those bytes and that
+    certificate: the only time-dependent part of signxml's verification (the certificate's validity window)
+    and revocation are re-checked on every call by ``pki.verify_chain(cert, now)`` above, before the cache is
+    consulted, and every check after the signature (timing, attributes, mode, patient) runs on each call. Only
+    successes are kept (a failure is re-verified and re-reported each time); entries expire after
+    ``TTL_SECONDS`` and the cache is bounded. The cached view is copied out, so callers cannot alter it."""
+
+    TTL_SECONDS = 60.0
+    MAX_ENTRIES = 512
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[bytes, tuple[float, etree._Element]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> etree._Element | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            if time.monotonic() - found[0] > self.TTL_SECONDS:
+                del self._entries[key]
+                return None
+            view = found[1]
+        return copy.deepcopy(view)
+
+    def put(self, key: bytes, view: etree._Element) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic(), copy.deepcopy(view))
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_CACHE_HASH = hashes.SHA256()
+_verified = _VerifiedSignatures()
 
 
 def canonical_view(assertion: etree._Element) -> etree._Element:

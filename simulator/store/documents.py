@@ -457,10 +457,17 @@ class DocumentRepository:
 
     # -- queries ------------------------------------------------------------------------------------------
     def find(self, workspace: str, patient_ins: str | None, query: DocumentQuery | None = None, *,
-             limit: int | None = None, offset: int = 0) -> tuple[DocumentEntry, ...]:
+             limit: int | None = None, offset: int = 0, latest_only: bool = False) -> tuple[DocumentEntry, ...]:
         """FindDocuments: the patient's entries matching ``query`` (every version: filter on status to get
-        only current ones), newest creation time first."""
-        stmt = (select(_E).where(*_conditions(workspace, patient_ins, query or DocumentQuery()))
+        only current ones), newest creation time first. ``latest_only``: only the rows that are the latest
+        version of their logical document (what ``by_lids`` would return for their lid), in the same query:
+        the registry's search otherwise reads every matching row twice."""
+        conditions = _conditions(workspace, patient_ins, query or DocumentQuery())
+        if latest_only:
+            newer = _E.alias("newer")
+            conditions.append(~exists().where(newer.c.workspace == _E.c.workspace, newer.c.lid == _E.c.lid,
+                                              newer.c.version > _E.c.version))
+        stmt = (select(_E).where(*conditions)
                 .order_by(_E.c.creation_time.desc().nulls_last(), _E.c.entry_uuid))
         if limit is not None:
             stmt = stmt.limit(limit)

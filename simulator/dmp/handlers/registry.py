@@ -123,9 +123,9 @@ class _Reader:
             service_stop_from=spec.service_stop_time.start if spec.service_stop_time else None,
             service_stop_to=spec.service_stop_time.end if spec.service_stop_time else None,
             is_signature=False)
-        rows = self.tx.documents.find(self.ws, self.ins, query)
-        latest = self.latest(rows)
-        current = [row for row in rows if row.lid is None or latest.get(row.lid, row).entry_uuid == row.entry_uuid]
+        # Only current versions: each row is then its own latest version, which spares a by_lids read.
+        current = self.tx.documents.find(self.ws, self.ins, query, latest_only=True)
+        latest = {row.lid: row for row in current if row.lid}
         entries = [(row, feeding.entry_to_wire(row)) for row in self.visible(current, spec.statuses, latest)]
         return [entry for _, entry in entries if xds.entry_matches(spec, entry)]
 
