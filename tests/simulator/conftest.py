@@ -1,6 +1,10 @@
 """Shared fixtures for end-to-end tests: a seeded sandbox behind the real ASGI app, spoken to over HTTP."""
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -99,3 +103,36 @@ def insi(tmp_path_factory, sandbox_pki):
     runtime.store.dispose()
 
 
+
+
+# -- PostgreSQL: each test module that needs it gets its own schema, dropped afterwards -------------------------
+
+PG_URL = os.environ.get("SEGUR_SANDBOX_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """A URL whose search_path is a fresh schema; skipped (or failed, on CI) when PostgreSQL is unreachable."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    plain = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        admin = psycopg.connect(plain, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("SEGUR_SANDBOX_REQUIRE_PG"):
+            pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_URL} ({str(exc).strip()}); set SEGUR_SANDBOX_TEST_PG_URL")
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False)
+    finally:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def make_pg_schema():
+    """``yield from make_pg_schema("prefix")`` in a fixture: a PostgreSQL URL on a fresh schema."""
+    return postgres_schema

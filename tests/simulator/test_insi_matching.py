@@ -3,7 +3,6 @@ equate finds the person, the CNAM semantics (homonyms, birth place, first-name l
 Corsica, INS history, verification), and the identities repository on SQLite and PostgreSQL (index lookups)."""
 from __future__ import annotations
 
-import os
 import random
 import unicodedata
 import uuid
@@ -14,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from segur_sandbox.fixtures.people import PopulationConfig, PopulationGenerator
 from segur_sandbox.simulator.insi import (CASES, DEFAULT_RULES, IDENTITIES, MatchingRules, Matricule, TraitQuery,
@@ -23,7 +21,6 @@ from segur_sandbox.simulator.insi import (CASES, DEFAULT_RULES, IDENTITIES, Matc
 from segur_sandbox.simulator.insi.matching import first_names_match
 from segur_sandbox.simulator.store import HistoricMatricule, Identity, Store, name_key, sqlite_url
 
-PG_URL = os.environ.get("SEGUR_SANDBOX_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 WS = "default"
 
 
@@ -318,24 +315,8 @@ def test_verification_codes(base):
 
 
 @pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    import psycopg
-
-    plain = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        admin = psycopg.connect(plain, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("SEGUR_SANDBOX_REQUIRE_PG"):
-            pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL} ({str(exc).strip()})")
-    schema = f"segur_insi_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False)
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+def pg_url(make_pg_schema) -> Iterator[str]:
+    yield from make_pg_schema("segur_insi")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

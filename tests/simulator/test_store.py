@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from segur_sandbox.simulator.store import (
@@ -63,7 +62,6 @@ from segur_sandbox.simulator.store import (
 from segur_sandbox.simulator.store import models
 from segur_sandbox.simulator.store.documents import _conditions
 
-PG_URL = os.environ.get("SEGUR_SANDBOX_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 INS_A = "279035121518989"
 INS_B = "184127645108946"
@@ -74,24 +72,8 @@ _ids = itertools.count(1)
 
 # -- fixtures --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    import psycopg
-
-    plain = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        admin = psycopg.connect(plain, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("SEGUR_SANDBOX_REQUIRE_PG"):
-            pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL} ({str(exc).strip()}); set SEGUR_SANDBOX_TEST_PG_URL")
-    schema = f"segur_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False)
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+def pg_url(make_pg_schema) -> Iterator[str]:
+    yield from make_pg_schema("segur_test")
 
 
 @pytest.fixture(scope="session")
