@@ -5,7 +5,7 @@ Printed at start (secrets have none here: everything is a test value).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ class Settings:
     clock_skew_seconds: int = 300
     vihf_max_age_seconds: int = 7200
     require_xades: bool = True
-    lps_allowed: tuple[str, ...] = field(default=())  # empty: any LPS_ID_HOMOLOGATION_DMP accepted
     workers: int = 1  # server processes sharing the database (no per-workspace state lives in a process)
     tls: bool = False  # HTTPS with the sandbox's own server certificate (test PKI)
     tls_client_cert: str = "optional"  # none | optional | required: client certificates checked against the test CA
