@@ -1,7 +1,10 @@
 """The pytest plugin (`-p segur_sandbox.conformance.pytest_plugin`) run on an inner vendor-like test file."""
 from __future__ import annotations
 
-pytest_plugins = ["pytester"]
+import subprocess
+import sys
+from pathlib import Path
+
 
 INNER = '''
 from pathlib import Path
@@ -68,31 +71,39 @@ pytest_workspace_ids = []
 '''
 
 
-def test_plugin_gives_a_sandbox_workspace_patients_and_credentials(pytester):
-    pytester.makepyfile(test_vendor=INNER)
-    result = pytester.runpytest_subprocess("-p", "segur_sandbox.conformance.pytest_plugin", "-p", "no:schemathesis",
-                                           "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5)
+def _run_inner(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run pytest on the vendor-style test file in its own process (pytester's sys.modules snapshot would drop
+    modules the outer session still uses)."""
+    (folder / "test_vendor.py").write_text(INNER)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "segur_sandbox.conformance.pytest_plugin",
+                           "-p", "no:schemathesis", "-p", "no:cacheprovider", "--rootdir", str(folder), *args],
+                          cwd=folder, capture_output=True, text=True, timeout=300)
 
 
-def test_plugin_documents_its_options(pytester):
-    result = pytester.runpytest_subprocess("-p", "segur_sandbox.conformance.pytest_plugin", "-p", "no:schemathesis",
-                                           "--help")
-    result.stdout.fnmatch_lines(["*--segur-sandbox-url=URL*", "*--segur-sandbox-db=URL*", "*--segur-sandbox-seed=N*"])
+def test_plugin_gives_a_sandbox_workspace_patients_and_credentials(tmp_path):
+    result = _run_inner(tmp_path)
+    assert result.returncode == 0 and "5 passed" in result.stdout, result.stdout + result.stderr
 
 
-def test_plugin_uses_an_already_running_sandbox(pytester, tmp_path):
+def test_plugin_documents_its_options(tmp_path):
+    result = _run_inner(tmp_path, "--help")
+    for option in ("--segur-sandbox-url=URL", "--segur-sandbox-db=URL", "--segur-sandbox-seed=N"):
+        assert option in result.stdout
+
+
+def test_plugin_uses_an_already_running_sandbox(tmp_path):
+    import httpx
+
     from segur_sandbox.conformance.pytest_plugin import _start, _stop
 
-    process, url = _start(tmp_path, 1, None)
+    server_dir, vendor_dir = tmp_path / "server", tmp_path / "vendor"
+    server_dir.mkdir()
+    vendor_dir.mkdir()
+    process, url = _start(server_dir, 1, None)
     try:
-        pytester.makepyfile(test_vendor=INNER)
-        result = pytester.runpytest_subprocess("-p", "segur_sandbox.conformance.pytest_plugin", "-p",
-                                               "no:schemathesis", "-p", "no:cacheprovider",
-                                               f"--segur-sandbox-url={url}/")
-        result.assert_outcomes(passed=5)
+        result = _run_inner(vendor_dir, f"--segur-sandbox-url={url}/")
+        assert result.returncode == 0 and "5 passed" in result.stdout, result.stdout + result.stderr
         # the vendor's workspaces are gone, only the server's own remains
-        import httpx
         assert [w["id"] for w in httpx.get(url + "/api/workspaces").json()] == ["default"]
     finally:
         _stop(process)
