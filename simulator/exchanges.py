@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .store import Exchange, Store
+from .soap import SoapMessage
+from .store import Exchange, Finding, Store
 
 log = logging.getLogger("segur_sandbox.exchanges")
 
@@ -48,3 +49,23 @@ def record_exchange(store: Store, workspace: str, exchange: Exchange, *, workspa
         log.exception("could not record the exchange")
     log.info("exchange workspace=%s service=%s transaction=%s status=%s verdict=%s duration_ms=%.1f", workspace,
              exchange.service, exchange.transaction, exchange.http_status, exchange.verdict, exchange.duration_ms)
+
+
+# Structural client checks run live on every request (the conformance suite's own rules, so an exchange in the
+# log and `segur-sandbox validate` on its request agree). Feeds are also checked by the DMP's feed validation.
+LIVE_RULE_SETS = ("transport", "vihf", "insi")
+
+
+def live_findings(message: SoapMessage | None) -> list[Finding]:
+    """The conformance findings of a parsed request; a rule that breaks is logged, never fails the call."""
+    if message is None:
+        return []
+    try:
+        from segur_sandbox.conformance.artifacts import SoapArtifact
+        from segur_sandbox.conformance.rules import evaluate
+
+        report = evaluate(SoapArtifact(name="request", message=message), LIVE_RULE_SETS)
+    except Exception:  # noqa: BLE001
+        log.exception("live conformance rules failed")
+        return []
+    return [Finding(f.rule_id, f.severity, f.message, f.location) for f in report.findings]

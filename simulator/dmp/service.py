@@ -23,7 +23,7 @@ from ..pki import TestPKI
 from ..security import VihfSettings, verify_vihf
 from ..security.principal import PatientRef, Principal
 from ..soap import SoapFault, SoapMessage, SoapVersion, build_response, parse_request, to_response
-from ..exchanges import HttpReply, record_exchange, transport_fault
+from ..exchanges import HttpReply, live_findings, record_exchange, transport_fault
 from ..store import Exchange, Finding, Store, UnitOfWork
 from .faults import DmpFault
 from .messages import Operation, identify
@@ -159,6 +159,7 @@ class DmpService:
             reply = self._fault_reply(fault, message, operation)
             trace.findings.append(Finding("SANDBOX-INTERNAL", "error", traceback.format_exc(limit=3)))
         duration_ms = (time.perf_counter() - t0) * 1000
+        trace.findings += live_findings(message)
         self._log(workspace, service, started_at, duration_ms, body, content_type, reply, message, operation, trace)
         return reply
 

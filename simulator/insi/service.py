@@ -45,7 +45,7 @@ from cryptography import x509
 from lxml import etree
 
 from ..dmp.service import Runtime
-from ..exchanges import HttpReply, record_exchange, transport_fault
+from ..exchanges import HttpReply, live_findings, record_exchange, transport_fault
 from ..soap import SoapFault, SoapMessage, SoapVersion, build_response, parse_request, to_response
 from ..store import Exchange, Finding
 from .caller import CallerSettings, InsiCaller, verify_caller
@@ -199,8 +199,9 @@ class InsiService:
             fault = InsiFault("internal", message_id=message.message_id if message is not None else None)
             outcome.reply = self._fault_reply(fault, message)
             findings.append(Finding("SANDBOX-INTERNAL", "error", traceback.format_exc(limit=3)))
-        self._log(workspace, started_at, (time.perf_counter() - t0) * 1000, body, content_type, message, operation,
-                  outcome, findings)
+        duration_ms = (time.perf_counter() - t0) * 1000
+        findings += live_findings(message)
+        self._log(workspace, started_at, duration_ms, body, content_type, message, operation, outcome, findings)
         return outcome.reply
 
     # -- steps --------------------------------------------------------------------------------------------

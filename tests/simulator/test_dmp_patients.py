@@ -93,3 +93,29 @@ def test_garbage_gets_a_soap_fault_not_a_crash(sandbox):
                                  headers={"content-type": "application/soap+xml"})
     assert response.status_code == 500
     assert b"Fault" in response.content
+
+
+def test_the_conformance_rules_run_live_on_every_exchange(sandbox):
+    from segur_sandbox.simulator.soap import build_envelope, new_message_id
+    from segur_sandbox.simulator.security import wsse_security
+    from segur_sandbox.simulator.testing import SOAP12_CT
+
+    patient = sandbox.scenario(0)
+    client = sandbox.client()
+    assert client.call("patients", demographics_request(patient), patient=patient).status == 200
+    with sandbox.runtime.store.transaction(readonly=True) as tx:
+        clean = tx.exchanges.list("default", transaction="TD0.2")[0]
+    assert clean.verdict == "pass" and not [f for f in clean.findings if f.severity == "error"]
+
+    # the server tolerates a request without wsa:MessageID; the conformance rule TRN-003 records it
+    envelope = build_envelope(demographics_request(patient), action="urn:hl7-org:v3:PRPA_IN201307UV02",
+                              message_id=new_message_id(), to=None, extra_headers=[wsse_security(client.vihf(patient))])
+    header = envelope[0]
+    header.remove(header.find("{http://www.w3.org/2005/08/addressing}MessageID"))
+    response = sandbox.http.post("/si-dmp-server/v2/services/patients", content=etree.tostring(envelope),
+                                 headers={"content-type": SOAP12_CT})
+    assert response.status_code == 200
+    with sandbox.runtime.store.transaction(readonly=True) as tx:
+        logged = tx.exchanges.list("default", transaction="TD0.2")[0]
+    assert logged.verdict == "fail"
+    assert "TRN-003" in {f.rule for f in logged.findings}
