@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from segur_sandbox.fixtures import samples
 from segur_sandbox.conformance.artifacts import CdaDocument, SamlAssertion, SoapArtifact, load
 from segur_sandbox.conformance.rules import evaluate, rules, run
 from segur_sandbox.conformance.rules.xds import classify
@@ -23,34 +24,7 @@ from segur_sandbox.simulator.soap import build_envelope, encode_mtom, new_messag
 
 NS = {"h": "urn:hl7-org:v3"}
 WHEN = datetime(2024, 4, 9, 15, 35, tzinfo=timezone(timedelta(hours=2)))
-PATIENT = {
-    "id": "PAT-000001", "ipp": "000001",
-    "ins": {"nir": "2850775114123", "key": "42", "oid": "1.2.250.1.213.1.4.10", "type": "NIR"},
-    "traits": {"birth_name": "DUPONT", "first_names": ["MARIE", "ANNE"], "first_name": "MARIE", "sex": "F",
-               "birth_date": "1985-07-12", "birth_place": "75114"},
-    "used_name": "MARTIN", "used_first_name": "MARIE", "identity_status": "QUAL",
-    "address": {"line": "12 rue des Lilas", "postal_code": "75014", "city": "Paris", "country": "FR"},
-    "phone": "+33612345678", "emergency_contacts": [], "edge_cases": [], "vitale": {},
-}
-PHARMACIST = {
-    "id": "PS-00001", "rpps": "99000000015", "id_nat": "899000000015", "family": "LEROY", "given": "JULIE",
-    "sex": "F", "civility": "MME", "title": "DR", "profession": {"code": "21", "label": "Pharmacien"},
-    "specialty": {"code": "G15_21/A", "codeSystem": "1.2.250.1.213.1.1.4.5",
-                  "displayName": "Pharmacien titulaire d'officine"},
-    "structure_id": "ST-0001", "phone": "+33145678901", "email": None,
-}
-DOCTOR = {**PHARMACIST, "id": "PS-00002", "rpps": "99000000023", "id_nat": "899000000023", "family": "MOREAU",
-          "given": "PAUL", "sex": "M", "civility": "M", "profession": {"code": "10", "label": "Médecin"},
-          "specialty": {"code": "G15_10/SM26", "codeSystem": "1.2.250.1.213.1.1.4.5",
-                        "displayName": "Médecin - Qualifié en Médecine Générale (SM)"}}
-STRUCTURE = {
-    "id": "ST-0001", "name": "PHARMACIE DES LILAS", "finess_ej": "750000019", "finess_eg": "750000027",
-    "siret": "99000000000018", "id_nat": "1750000027",
-    "secteur_activite": {"code": "SA33", "displayName": "Pharmacie d'officine"},
-    "practice_setting": {"code": "AMBULATOIRE", "displayName": "Ambulatoire"},
-    "address": {"line": "1 place de la Mairie", "postal_code": "75014", "city": "Paris", "country": "FR"},
-    "phone": "+33145678900",
-}
+PATIENT, PHARMACIST, DOCTOR, STRUCTURE = samples.PATIENT, samples.PHARMACIST, samples.DOCTOR, samples.OFFICINE
 CDA_SETS = ["cda-header", "cda-volets"]
 
 

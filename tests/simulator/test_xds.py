@@ -1,6 +1,8 @@
 """XDS.b for the DMP: ITI-41 requests parsed and checked, ITI-18 stored queries, ITI-43, ebRIM round trips."""
 from __future__ import annotations
 
+import copy
+
 import base64
 import hashlib
 import random
@@ -15,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from segur_sandbox.fixtures import samples
 from segur_sandbox.fixtures.documents import DocumentContext, build_document
 from segur_sandbox.fixtures.metadata import xds_metadata
 from segur_sandbox.simulator import soap
@@ -36,30 +39,8 @@ RIM = f"{{{ns.RIM}}}"
 # --- a feeding as an LPS sends it -----------------------------------------------------------------------------------
 
 def records() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    patient = {
-        "id": "PAT-000042", "ipp": "000042",
-        "ins": {"nir": "1690299351234", "key": "07", "oid": "1.2.250.1.213.1.4.10", "type": "NIR"},
-        "traits": {"birth_name": "PETIT", "first_names": ["LOUIS", "HENRI"], "first_name": "LOUIS", "sex": "M",
-                   "birth_date": "1969-02-11", "birth_place": "99350"},
-        "used_name": None, "used_first_name": None, "identity_status": "QUAL",
-        "address": {"line": "3 rue Haute", "postal_code": "13001", "city": "Marseille", "country": "FR"},
-        "phone": "+33491000000", "emergency_contacts": [],
-    }
-    author = {
-        "id": "PS-00009", "rpps": "99000000098", "id_nat": "899000000098", "family": "GARNIER", "given": "ALICE",
-        "sex": "F", "civility": "MME", "title": None, "profession": {"code": "10", "label": "Médecin"},
-        "specialty": {"code": "G15_10/SM26", "codeSystem": "1.2.250.1.213.1.1.4.5",
-                      "displayName": "Médecin - Qualifié en Médecine Générale (SM)"},
-        "structure_id": "ST-0009", "phone": "+33491000001", "email": "alice.garnier@cabinet.test",
-    }
-    structure = {
-        "id": "ST-0009", "name": "CABINET DU VIEUX PORT", "finess_ej": None, "finess_eg": None,
-        "siret": "99000000000091", "id_nat": "399000000000091",
-        "secteur_activite": {"code": "SA07", "displayName": "Cabinet individuel"},
-        "practice_setting": {"code": "AMBULATOIRE", "displayName": "Ambulatoire"},
-        "address": {"line": "1 quai du Port", "postal_code": "13002", "city": "Marseille", "country": "FR"},
-        "phone": "+33491000002",
-    }
+    patient, author, structure = (copy.deepcopy(r) for r in (samples.PATIENT_BORN_ABROAD, samples.GP, samples.CABINET))
+    patient["traits"]["birth_date"] = "1969-02-11"
     return patient, author, structure
 
 
