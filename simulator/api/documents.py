@@ -152,3 +152,24 @@ def delete_document(workspace: str, document_id: str, request: Request) -> Docum
             raise ApiError(409, f"document {entry.entry_uuid} is Deprecated (an old version){hint}")
         return DocumentOut(**_out(tx.documents.set_status(workspace, entry.entry_uuid, expected=entry.status,
                                                           new=DELETED)))
+
+
+class DocumentStatusIn(BaseModel):
+    status: Literal["Approved", "Archived"] = Field(description="Archived hides it from default searches (TD3.3b); "
+                                                                "Approved brings it back")
+
+
+@router.patch("/workspaces/{workspace}/documents/{document_id}", responses=CONFLICT)
+def change_document_status(workspace: str, document_id: str, body: DocumentStatusIn, request: Request) -> DocumentOut:
+    """Archive or un-archive a document, as TD3.3b would (a test's set-up without signing a request). 409 from
+    Deprecated or Deleted: only the current, live version moves between Approved and Archived."""
+    target = STATUS_URNS[body.status]
+    with workspace_tx(request, workspace) as tx:
+        entry = _find(tx, workspace, document_id)
+        if entry.status == target:
+            return DocumentOut(**_out(entry))
+        if entry.status not in (APPROVED, ARCHIVED):
+            raise ApiError(409, f"document {entry.entry_uuid} is {STATUS_NAMES[entry.status]}: only an Approved or "
+                                "Archived document can be archived or un-archived")
+        return DocumentOut(**_out(tx.documents.set_status(workspace, entry.entry_uuid, expected=entry.status,
+                                                          new=target)))

@@ -309,6 +309,22 @@ def test_documents(sandbox):
     _error(http.delete(f"{D}/documents/urn:uuid:unknown"), 404)
 
 
+def test_archive_and_unarchive_a_document(sandbox):
+    http = sandbox.http
+    ins = sandbox.scenario(0).ins
+    entry = _store_document(sandbox, ins)
+    archived = http.patch(f"{D}/documents/{entry.unique_id}", json={"status": "Archived"})
+    assert archived.status_code == 200 and archived.json()["status"] == "Archived"
+    assert http.get(f"{D}/patients/{ins}/documents", params={"status": "Archived"}).json()["total"] == 1
+    assert http.patch(f"{D}/documents/{entry.entry_uuid}", json={"status": "Archived"}).json()["status"] == "Archived"
+    assert http.patch(f"{D}/documents/{entry.entry_uuid}", json={"status": "Approved"}).json()["status"] == "Approved"
+    _error(http.patch(f"{D}/documents/{entry.entry_uuid}", json={"status": "Deleted"}), 422)
+    _error(http.patch(f"{D}/documents/urn:uuid:unknown", json={"status": "Archived"}), 404)
+    http.delete(f"{D}/documents/{entry.entry_uuid}")
+    assert "only an Approved or Archived" in _error(
+        http.patch(f"{D}/documents/{entry.entry_uuid}", json={"status": "Approved"}), 409)
+
+
 def test_document_without_content(sandbox):
     entry = _store_document(sandbox, sandbox.scenario(0).ins, content=None)
     assert "no stored content" in _error(sandbox.http.get(f"{D}/documents/{entry.entry_uuid}/content"), 404)
