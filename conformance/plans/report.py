@@ -92,8 +92,9 @@ def junit_xml(outcome: RunOutcome) -> bytes:
                                  time=f"{sum(r.duration_s for r in results):.3f}")
         for result in results:
             case = result.case
+            refs = f" [{', '.join(case.requirements)}]" if case.requirements else ""
             testcase = etree.SubElement(suite, "testcase", classname=f"segur_sandbox.{plan}",
-                                        name=f"{case.id} {case.title}", time=f"{result.duration_s:.3f}")
+                                        name=f"{case.id}{refs} {case.title}", time=f"{result.duration_s:.3f}")
             properties = etree.SubElement(testcase, "properties")
             for requirement in case.requirements:
                 etree.SubElement(properties, "property", name="requirement", value=requirement)
@@ -106,12 +107,22 @@ def junit_xml(outcome: RunOutcome) -> bytes:
                 failed = [c for c in result.checks if not c.passed]
                 node = etree.SubElement(testcase, "failure", message="; ".join(f"{c.id}: {c.title}" for c in failed),
                                         type="conformance")
-                node.text = "\n".join(f"{c.id} {c.title}\n  requirements: {', '.join(c.requirements) or '-'}\n"
-                                      f"  expected: {c.expected}\n  found: {c.found}\n"
-                                      f"  exchanges: {', '.join(map(str, c.exchanges)) or '-'}" for c in failed)
+                findings = {int(e["id"]): e.get("findings") or [] for step in result.steps for e in step.exchanges}
+                node.text = "\n".join(_failure_text(c, findings) for c in failed)
             out = etree.SubElement(testcase, "system-out")
             out.text = "\n".join(f"{'PASS' if c.passed else 'FAIL'} {c.id} {c.title}: {c.found}" for c in result.checks)
     return etree.tostring(suites, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _failure_text(check: Any, findings: dict[int, list[dict[str, Any]]]) -> str:
+    lines = [f"{check.id} {check.title}", f"  requirements: {', '.join(check.requirements) or '-'}",
+             f"  expected: {check.expected}", f"  found: {check.found}",
+             f"  exchanges: {', '.join(map(str, check.exchanges)) or '-'}"]
+    for exchange_id in check.exchanges:
+        for f in findings.get(exchange_id, []):
+            if f.get("severity") == "error":
+                lines.append(f"    #{exchange_id} {f.get('rule')} at {f.get('location') or '-'}: {f.get('message')}")
+    return "\n".join(lines)
 
 
 # -- the evidence pack -------------------------------------------------------------------------------------------------
