@@ -79,13 +79,13 @@ def feed_conforms(ctx: CaseContext, check_id: str, record: StepRecord | None = N
 
 
 def fed_and_stored(ctx: CaseContext, check_id: str, record: StepRecord | None = None,
-                   status: str = "Approved") -> Check:
+                   statuses: tuple[str, ...] = ("Approved",)) -> Check:
     record = record or ctx.last()
     fed = checks.fed_documents(ctx, record)
     found = {u: (ctx.api.document(ctx.workspace, u) or {}).get("status") for u in fed}
-    passed = bool(fed) and all(s == status for s in found.values())
+    passed = bool(fed) and all(s in statuses for s in found.values())
     return Check(check_id, "What the client says it fed is in the DMP", passed,
-                 f"the result lists the fed uniqueIds, each {status} in the registry",
+                 f"the result lists the fed uniqueIds, each {' or '.join(statuses)} in the registry",
                  f"registry status per fed uniqueId: {found}" if fed else "no uniqueId in the result's 'fed'")
 
 
@@ -139,7 +139,7 @@ def _grade_replace(ctx: CaseContext) -> list[Check]:
                 and d["unique_id"] in set(checks.fed_documents(ctx, first)) | set(new)]
     return [
         checks.client_finished(ctx, "FEED-02.1"),
-        fed_and_stored(ctx, "FEED-02.2", first),
+        fed_and_stored(ctx, "FEED-02.2", first, statuses=("Approved", "Deprecated")),
         Check("FEED-02.3", "The replaced version is Deprecated and the new one Approved (RPLC)",
               old_status == "Deprecated" and bool(new) and all(s == "Approved" for s in new_status.values()),
               "the first document Deprecated, its replacement Approved",
