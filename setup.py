@@ -17,5 +17,7 @@ for area in AREAS:
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"": ["*.json", "*.csv", "*.xml", "*.xsd", "*.wsdl", "*.html", "*.css", "*.js", "*.sch"]},
+    package_data={"": ["*.json", "*.csv", "*.xml", "*.xsd", "*.wsdl", "*.html", "*.css", "*.js", "*.sch"],
+                  # the web console's templates and assets sit in plain folders (not packages) of its package
+                  "segur_sandbox.simulator.console": ["templates/*.html", "static/*.css", "static/*.js"]},
 )

@@ -148,3 +148,9 @@ class Page(BaseModel):
     total: int = Field(description="How many match the filters")
     limit: int
     offset: int
+
+
+# Bytes a client sent, served back: never rendered by a browser on the sandbox's origin (a client could send
+# text/html or SVG; the console lives on the same origin).
+UNTRUSTED_BYTES_HEADERS = {"x-content-type-options": "nosniff", "content-security-policy": "sandbox",
+                           "content-disposition": "attachment"}

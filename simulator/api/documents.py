@@ -14,7 +14,7 @@ from fastapi import Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ..store import APPROVED, ARCHIVED, DELETED, DEPRECATED, DocumentEntry, DocumentQuery, UnitOfWork
-from .common import CONFLICT, MAX_ID, MAX_PAGE, ApiError, Page, api_router, workspace_tx
+from .common import CONFLICT, MAX_ID, MAX_PAGE, UNTRUSTED_BYTES_HEADERS, ApiError, Page, api_router, workspace_tx
 
 router = api_router("documents")
 
@@ -135,7 +135,7 @@ def get_document_content(workspace: str, document_id: str, request: Request) -> 
         content = tx.documents.get_content(workspace, entry.unique_id)
     if content is None:
         raise ApiError(404, f"document {entry.unique_id} has no stored content")
-    return Response(content=content, media_type=entry.mime_type)
+    return Response(content=content, media_type=entry.mime_type, headers=UNTRUSTED_BYTES_HEADERS)
 
 
 @router.delete("/workspaces/{workspace}/documents/{document_id}", responses=CONFLICT)

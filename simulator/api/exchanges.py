@@ -15,7 +15,7 @@ from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ..store import Exchange
-from .common import MAX_ID, ApiError, api_router, workspace_tx
+from .common import MAX_ID, UNTRUSTED_BYTES_HEADERS, ApiError, api_router, workspace_tx
 
 router = api_router("exchanges")
 
@@ -132,7 +132,8 @@ def get_exchange_frame(workspace: str, exchange_id: ExchangeId, part: Literal["r
                           else (exchange.response, exchange.response_content_type))
     if data is None:
         raise ApiError(404, f"exchange {exchange_id} has no {part} body")
-    return Response(content=data, headers={"content-type": content_type or "application/octet-stream"})
+    return Response(content=data, headers={"content-type": content_type or "application/octet-stream",
+                                           **UNTRUSTED_BYTES_HEADERS})
 
 
 class Cleared(BaseModel):

@@ -102,6 +102,7 @@ class CardBay:
         self.host = host
         self.base_port = base_port
         self.links: dict[int, VpcdLink] = {}
+        self._records: dict[int, dict[str, Any]] = {}
         self._lock = threading.RLock()
 
     def free_slot(self, preferred: int | None = None, slots: int = VPCD_SLOTS) -> int:
@@ -127,15 +128,35 @@ class CardBay:
                       "inserted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       **describe(), **(details or {})}
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            path = _slot_file(self.state_dir, slot)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1))
-            os.replace(tmp, path)
+            self._write(slot, record)
+            self._records[slot] = record
             return record
+
+    def _write(self, slot: int, record: dict[str, Any]) -> None:
+        path = _slot_file(self.state_dir, slot)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1))
+        os.replace(tmp, path)
+
+    def refresh(self) -> None:
+        """Rewrite the slot file of a card whose PIN state changed (a wrong PIN, a block, a verification), so
+        other processes (``cards list``, the console) see it."""
+        with self._lock:
+            for slot, link in self.links.items():
+                state = getattr(link.card, "pin_state", None)
+                record = self._records.get(slot)
+                if state is None or record is None:
+                    continue
+                current = state()
+                removing = _removal_file(self.state_dir, slot).exists() or not _slot_file(self.state_dir, slot).exists()
+                if any(record.get(k) != v for k, v in current.items()) and not removing:
+                    record.update(current)
+                    self._write(slot, record)
 
     def remove(self, slot: int) -> None:
         with self._lock:
             link = self.links.pop(slot, None)
+            self._records.pop(slot, None)
             if link is not None:
                 link.remove()
             path = _slot_file(self.state_dir, slot)
@@ -160,6 +181,7 @@ class CardBay:
         stop = stop or threading.Event()
         while self.links and not stop.is_set() and (until is None or time.monotonic() < until):
             self.poll()
+            self.refresh()
             stop.wait(POLL_SECONDS)
 
     def close(self) -> None:

@@ -502,7 +502,13 @@ class CpsCard(CardOS):
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "cps", "model": self.model, "atr": self.atr.hex(" ").upper(), "serial": self.card_serial,
-                "label": self.label}
+                "label": self.label, **self.pin_state()}
+
+    def pin_state(self) -> dict[str, Any]:
+        """What a holder could tell of the PIN: tries left, blocked, verified in this session (the bay publishes
+        it in the slot file so that ``cards list`` and the console show it)."""
+        pin = self._pins[PIN_REF]
+        return {"pin_tries_left": pin.left, "pin_blocked": pin.blocked, "pin_verified": PIN_REF in self._verified}
 
 
 __all__ = ["AID_CPS", "ATR_CPS3", "ATR_CPS4", "CERT_AUTH_PATH", "CERT_SIGN_PATH", "CpsCard", "Model", "PIN_REF",

@@ -1,4 +1,5 @@
-"""The tables (SQLAlchemy Core). Every table but ``schema_version`` is keyed by ``workspace``.
+"""The tables (SQLAlchemy Core). Every table but ``schema_version`` and ``conformance_runs`` is keyed by
+``workspace``.
 
 Times are timezone-aware UTC datetimes in Python (``UtcDateTime``): naive UTC text on SQLite, ``timestamptz``
 on PostgreSQL. JSON is ``JSONB`` on PostgreSQL.
@@ -30,7 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: conformance_runs
 """Bump with an entry in ``db.MIGRATIONS`` (additive changes only: new tables via ``create_all``, new columns
 or indexes via the migration step)."""
 
@@ -357,6 +358,23 @@ identity_history = Table(
     ForeignKeyConstraint(["workspace", "identity_nir"], ["identities.workspace", "identities.nir"],
                          ondelete="CASCADE"),
     Index(None, "workspace", "nir"),
+)
+
+# Results of `segur-sandbox conformance run`, kept for the console and the evidence pack. Not workspace data: a run
+# spans the workspaces its cases prepare, and its evidence must survive a reset of any of them. ``report`` is the
+# runner's JSON as text (large, read one run at a time, never queried into); ``summary`` holds the counts.
+conformance_runs = Table(
+    "conformance_runs", metadata,
+    Column("id", String(128), primary_key=True),
+    Column("plan", String(64), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    Column("verdict", String(8), nullable=False),  # pass | fail
+    Column("summary", _json(), nullable=False),
+    Column("report", Text, nullable=False),
+    Column("evidence_html", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "started_at"),
 )
 
 WORKSPACE_TABLES: tuple[Table, ...] = (

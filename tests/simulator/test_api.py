@@ -298,6 +298,7 @@ def test_documents(sandbox):
     assert http.get(f"{D}/documents/{entry.unique_id}").json()["entry_uuid"] == entry.entry_uuid
     content = http.get(f"{D}/documents/{entry.entry_uuid}/content")
     assert content.content == b"<ClinicalDocument/>" and content.headers["content-type"].startswith("text/xml")
+    assert content.headers["content-security-policy"] == "sandbox" and content.headers["content-disposition"] == "attachment"
     _error(http.get(f"{D}/documents/urn:uuid:unknown"), 404)
     _error(http.get(f"{D}/documents/urn:uuid:unknown/content"), 404)
 
@@ -367,6 +368,9 @@ def test_exchange_log_with_since_id_polling(sandbox):
     assert one["principal"]["name_id"] == _scenario_ps(sandbox) and one["duration_ms"] > 0
     raw = http.get(f"{D}/exchanges/{since}/request")
     assert raw.content.startswith(b"<?xml") and "soap+xml" in raw.headers["content-type"]
+    # client-sent bytes are never rendered on the sandbox's origin (the console shares it)
+    assert raw.headers["content-security-policy"] == "sandbox" and raw.headers["x-content-type-options"] == "nosniff"
+    assert raw.headers["content-disposition"] == "attachment"
     _error(http.get(f"{D}/exchanges/999999"), 404)
     _error(http.get(f"{D}/exchanges/abc"), 422)
     _error(http.get(f"{D}/exchanges/{since}/headers"), 422)

@@ -485,3 +485,26 @@ def test_card_commands_reuse_the_server_pki_cache(tmp_path):
     other = open_pki(Settings(data_dir=tmp_path, seed=SEED + 1))
     assert other.root != server.root and (tmp_path / f"pki-seed{SEED + 1}").is_dir()
     assert TestPKI.open(tmp_path / "pki", SEED, base_url="http://127.0.0.1:9000/pki").root == server.root
+
+
+def test_the_bay_publishes_the_pin_state_in_the_slot_file(tmp_path, card, cps):
+    class Link:  # the bay's view of a vpcd link: the card it serves
+        def __init__(self, card):
+            self.card, self.alive = card, True
+
+        def remove(self):
+            pass
+
+    bay = CardBay(tmp_path)
+    bay.links[0] = Link(card)
+    bay._records[0] = {"slot": 0, "pid": 0, **card.describe()}
+    bay._write(0, bay._records[0])
+    assert list_slots(tmp_path)[0]["pin_tries_left"] == 3
+    with pytest.raises(WrongPin):
+        cps.verify_pin("0000")
+    bay.refresh()
+    assert {k: list_slots(tmp_path)[0][k] for k in ("pin_tries_left", "pin_blocked", "pin_verified")} == {
+        "pin_tries_left": 2, "pin_blocked": False, "pin_verified": False}
+    cps.verify_pin("1234")
+    bay.refresh()
+    assert list_slots(tmp_path)[0]["pin_tries_left"] == 3 and list_slots(tmp_path)[0]["pin_verified"] is True
