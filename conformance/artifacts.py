@@ -42,9 +42,14 @@ class Artifact:
             self.cache[key] = compute()
         return self.cache[key]
 
-    def embedded(self) -> Iterator[tuple[str, Artifact]]:
-        """Artifacts carried inside this one, with where they were found."""
+    def embedded(self, kinds: tuple[type[Artifact], ...] | None = None) -> Iterator[tuple[str, Artifact]]:
+        """Artifacts carried inside this one, with where they were found. ``kinds``: only artifacts of these types
+        are wanted (the others need not even be parsed); None: all."""
         return iter(())
+
+
+def _wanted(kind: type[Artifact], kinds: tuple[type[Artifact], ...] | None) -> bool:
+    return kinds is None or issubclass(kind, kinds)
 
 
 @dataclass(eq=False)
@@ -83,11 +88,16 @@ class SamlAssertion(Artifact):
 
     def attribute_values(self, name: str) -> list[etree._Element] | None:
         """The AttributeValue elements of the attribute(s) with this Name (case-insensitive), None when absent."""
-        attributes = [a for a in self.xpath("saml2:AttributeStatement/saml2:Attribute")
-                      if (a.get("Name") or "").lower() == name.lower()]
-        if not attributes:
-            return None
-        return [v for a in attributes for v in a.iterchildren(f"{{{SAML2}}}AttributeValue")]
+        found = self.memo("attribute_values", self._attribute_values).get(name.lower())
+        return None if found is None else list(found)
+
+    def _attribute_values(self) -> dict[str, list[etree._Element]]:
+        # one pass over the attributes for all the rules asking (each VIHF check ran the XPath again)
+        values: dict[str, list[etree._Element]] = {}
+        for attribute in self.xpath("saml2:AttributeStatement/saml2:Attribute"):
+            values.setdefault((attribute.get("Name") or "").lower(), []).extend(
+                attribute.iterchildren(f"{{{SAML2}}}AttributeValue"))
+        return values
 
     def attribute_texts(self, name: str) -> list[str] | None:
         values = self.attribute_values(name)
@@ -126,11 +136,11 @@ class SoapArtifact(Artifact):
             return []
         return list(security.iterchildren(f"{{{SAML2}}}Assertion"))
 
-    def embedded(self) -> Iterator[tuple[str, Artifact]]:
-        if self.service == "dmp":
+    def embedded(self, kinds: tuple[type[Artifact], ...] | None = None) -> Iterator[tuple[str, Artifact]]:
+        if _wanted(SamlAssertion, kinds) and self.service == "dmp":
             for assertion in self.security_assertions()[:1]:
                 yield "wsse:Security/saml2:Assertion", SamlAssertion(f"{self.name}#vihf", element=assertion)
-        if self.is_iti41:
+        if _wanted(CdaDocument, kinds) and self.is_iti41:  # parsing the submission and its CDAs is the costly part
             submission = self.submission()
             if submission is not None:
                 for entry_id, content in submission.documents.items():

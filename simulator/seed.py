@@ -1,5 +1,6 @@
 """Fill a workspace with the seeded population: professionals and structures, patients with their DMP, the
-authorisations a vendor needs to exercise every TD0.2 answer, and documents fed by the professionals.
+authorisations a vendor needs to exercise every TD0.2 answer, and documents fed by the professionals and by
+the Assurance Maladie (``dmp.feeding.seed_documents``).
 
 The first patients are fixed *scenarios* for the first professional (a general practitioner), so a newcomer can
 try every case at once (see ``SCENARIOS``); the others get states drawn from the seed.
@@ -49,8 +50,8 @@ def seed_workspace(store: Store, workspace: str, *, seed: int, patients: int, pr
                    documents_per_patient: int = 0, now: datetime | None = None,
                    feed: Callable[..., int] | None = None) -> SeedSummary:
     """Idempotent for a given seed: records are upserted. ``feed`` (patient, authors, count, rng) stores
-    documents; it is given by the DMP layer so that seeded documents take the same path as fed ones."""
-    now = now or datetime.now(timezone.utc)
+    documents; it is given by the DMP layer so that seeded documents take the same path as fed ones. ``now``
+    defaults to the workspace clock (real time for a new workspace)."""
     directory, people = _population(seed, patients, professionals)
     pros = directory.professionals
     scenario_ps = pros[0]
@@ -59,6 +60,7 @@ def seed_workspace(store: Store, workspace: str, *, seed: int, patients: int, pr
     documents = 0
     with store.transaction() as tx:
         tx.workspaces.ensure(workspace)
+        now = now or tx.controls.workspace_now(workspace, datetime.now(timezone.utc))
         tx.directory.upsert_structures(workspace, directory.structures)
         tx.directory.upsert_professionals(workspace, pros)
         for index, record in enumerate(people):

@@ -145,8 +145,8 @@ def _grade_503(ctx: CaseContext) -> list[Check]:
                            requirements=("PRE_ERR",))]
 
 
-TIMEOUT_LATENCY_MS = 20_000
-TIMEOUT_STEP_S = 16.0
+TIMEOUT_LATENCY_MS = 45_000
+TIMEOUT_STEP_S = 25.0
 
 
 def _consult_slow(ctx: CaseContext) -> Step:

@@ -1,7 +1,9 @@
-"""Rules of the CDA volets the sandbox generates: VAC-NOTE 2023.01 (N3) and the generic N1 body.
+"""Rules of the CDA volets the sandbox generates: VAC-NOTE 2023.01 and eDISP-MED 2024.01 (N3), the generic N1 body.
 
 Facts: cda-xds.md §2 "Body-level facts" (VAC-NOTE, from CI-SIS_VAC-NOTE_2023.01.sch and
-E_Vaccination_VAC-Note.sch) and §1.5 (N1 media types).
+E_Vaccination_VAC-Note.sch) and §1.5 (N1 media types); eDISP-MED from TestContenuCDA-3-0
+schematrons/include/specificationsVolets/eDISP-MED_2024.01 (Entete_eDISP-MED_2024.01.sch,
+S_dispensationMedicaments.sch, E_dispensationMedicament.sch), beyond the document templateIds of cda-xds.md §2.
 """
 from __future__ import annotations
 
@@ -157,6 +159,69 @@ def vac_birth_time(doc: CdaDocument) -> Issues:
     if not doc.xpath("h:recordTarget/h:patientRole/h:patient/h:birthTime/@value"):
         yield "the patient's birthTime is mandatory in a VAC-NOTE", \
             "/h:ClinicalDocument/h:recordTarget/h:patientRole/h:patient/h:birthTime"
+
+
+EDISP_TEMPLATE = "1.2.250.1.213.1.1.1.54"
+EDISP_REFS = ("CI-SIS eDISP-MED 2024.01",)
+EDISP_DOCUMENT_TEMPLATES = ("1.3.6.1.4.1.19376.1.9.1.1.3", "1.3.6.1.4.1.19376.1.5.3.1.1.1")
+EDISP_SECTION_TEMPLATES = ("1.3.6.1.4.1.19376.1.9.1.2.3", "1.2.250.1.213.1.1.2.236")
+EDISP_ENTRY_TEMPLATES = ("1.3.6.1.4.1.19376.1.9.1.3.4", "1.2.250.1.213.1.1.3.204")
+_DISP_SECTION = ("h:component/h:structuredBody/h:component/h:section"
+                 f"[h:templateId/@root='{EDISP_SECTION_TEMPLATES[0]}']")
+_DISP_ENTRIES = f"{_DISP_SECTION}/h:entry/h:supply[h:templateId/@root='{EDISP_ENTRY_TEMPLATES[0]}']"
+
+
+def _disp(rule_id: str, title: str):  # type: ignore[no-untyped-def]
+    return rule(rule_id, title, rule_set=RULE_SET, applies_to=CdaDocument, refs=EDISP_REFS,
+                when=lambda doc: EDISP_TEMPLATE in doc.template_roots)
+
+
+@_disp("CDA-DISP-001", "eDISP-MED: IHE PHARM DIS and PCC templateIds, code 60593-1, serviceEvent code 60593-1")
+def disp_header(doc: CdaDocument) -> Issues:
+    missing = [t for t in EDISP_DOCUMENT_TEMPLATES if t not in doc.template_roots]
+    if missing:
+        yield f"the document lacks templateId(s) {', '.join(missing)}", "/h:ClinicalDocument/h:templateId"
+    code = doc.first("h:code")
+    if code is None or (code.get("code"), code.get("codeSystem")) != ("60593-1", "2.16.840.1.113883.6.1"):
+        yield (f"expected code 60593-1 (LOINC) for a dispensation, found "
+               f"{code.get('code') if code is not None else None!r}", "/h:ClinicalDocument/h:code")
+    if "60593-1" not in [str(v) for v in doc.xpath("h:documentationOf/h:serviceEvent/h:code/@code")]:
+        yield "expected documentationOf/serviceEvent/code 60593-1 (the act documented)", \
+            "/h:ClinicalDocument/h:documentationOf/h:serviceEvent/h:code"
+
+
+@_disp("CDA-DISP-002", "eDISP-MED: a FR-Dispensation-medicaments section (two templateIds, code 60590-7) with "
+                       "FR-Traitement-dispense entries")
+def disp_section(doc: CdaDocument) -> Issues:
+    where = "/h:ClinicalDocument/h:component/h:structuredBody/h:component/h:section"
+    sections = doc.xpath(_DISP_SECTION)
+    if not sections:
+        yield f"expected a FR-Dispensation-medicaments section (templateId {EDISP_SECTION_TEMPLATES[0]})", where
+        return
+    for section in sections:
+        if EDISP_SECTION_TEMPLATES[1] not in {str(r) for r in doc.xpath("h:templateId/@root", section)}:
+            yield f"the section lacks templateId {EDISP_SECTION_TEMPLATES[1]}", f"{where}/h:templateId"
+        if doc.xpath("h:code[@code='60590-7'][@codeSystem='2.16.840.1.113883.6.1']", section) == []:
+            yield "expected section code 60590-7 (LOINC)", f"{where}/h:code"
+        for code in doc.xpath("h:author/h:assignedAuthor/h:code", section):
+            if (code.get("code"), code.get("codeSystem")) != ("G15_21", "1.2.250.1.213.1.1.4.5"):
+                yield (f"a section author (the dispenser) must be coded G15_21, found {code.get('code')!r}",
+                       f"{where}/h:author/h:assignedAuthor/h:code")
+    if not doc.xpath(_DISP_ENTRIES):
+        yield f"expected at least one supply entry (templateId {EDISP_ENTRY_TEMPLATES[0]}), found none", where
+
+
+@_disp("CDA-DISP-003", "eDISP-MED: each FR-Traitement-dispense has the CI-SIS templateId, one text, one quantity "
+                       "and one product")
+def disp_entries(doc: CdaDocument) -> Issues:
+    for n, entry in enumerate(doc.xpath(_DISP_ENTRIES), start=1):
+        where = f"/h:ClinicalDocument/{_DISP_ENTRIES}[{n}]"
+        if EDISP_ENTRY_TEMPLATES[1] not in {str(r) for r in doc.xpath("h:templateId/@root", entry)}:
+            yield f"the entry lacks templateId {EDISP_ENTRY_TEMPLATES[1]}", f"{where}/h:templateId"
+        for local in ("text", "quantity", "product"):
+            count = len(doc.xpath(f"h:{local}", entry))
+            if count != 1:
+                yield f"expected exactly one {local}, found {count}", f"{where}/h:{local}"
 
 
 _N1_TEXT = "/h:ClinicalDocument/h:component/h:nonXMLBody/h:text"

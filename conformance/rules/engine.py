@@ -138,9 +138,12 @@ def evaluate(artifact: Artifact, rule_sets: Iterable[str] | None = None) -> Repo
     """Run every applicable rule on the artifact and on what it embeds (a SOAP message's VIHF, the CDA documents
     of an ITI-41); locations of embedded findings are prefixed with where the embedded artifact was found."""
     selected = rules(rule_sets)
+    # Only descend into embedded artifacts some selected rule checks: the server's live checks of every request
+    # (transport, vihf, insi) have no CDA rule, and walking an ITI-41 parsed its submission and each CDA again.
+    kinds = tuple({kind for candidate in selected for kind in candidate.artifact_types})
     report = Report(artifact)
     seen: set[str] = set()
-    for target, prefix in _walk(artifact, ""):
+    for target, prefix in _walk(artifact, "", kinds):
         for candidate in selected:
             if candidate.applies(target):
                 if candidate.id not in seen:
@@ -155,7 +158,8 @@ def run(artifact: Artifact, rule_sets: Iterable[str] | None = None) -> list[Find
     return evaluate(artifact, rule_sets).findings
 
 
-def _walk(artifact: Artifact, prefix: str) -> Iterator[tuple[Artifact, str]]:
+def _walk(artifact: Artifact, prefix: str, kinds: tuple[type[Artifact], ...] | None = None
+          ) -> Iterator[tuple[Artifact, str]]:
     yield artifact, prefix
-    for where, inner in artifact.embedded():
-        yield from _walk(inner, f"{prefix}{where}: ")
+    for where, inner in artifact.embedded(kinds):
+        yield from _walk(inner, f"{prefix}{where}: ", kinds)

@@ -12,7 +12,10 @@ status, hash and size of the row (they change with metadata updates and status c
 
 Seeding (``seed_documents``): documents built with ``fixtures.documents``, composed and signed the way an LPS
 does it (``xds.compose`` + a real XAdES from the author's signature certificate) and registered through the same
-mapping as TD2.1, without HTTP.
+mapping as TD2.1, without HTTP. What is seeded is what a pharmacist expects to find in a DMP (issue #9): the
+Assurance Maladie's données de remboursement of the last 12 months, and a draw of biology, imaging, hospital,
+synthesis (antécédents, allergies), directives anticipées, personnes à prévenir, and dispensations and TROD from
+other pharmacies than the scenario pharmacist's.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from segur_sandbox.fixtures.documents import KINDS, DocumentContext, build_document, kind_profile
+from segur_sandbox.fixtures.documents import DocumentContext, build_document, kind_profile
 from segur_sandbox.fixtures.documents.cda import uuid_oid
 from segur_sandbox.fixtures.metadata import xds_metadata
 
@@ -179,7 +182,18 @@ def document_facts(row: store.DocumentEntry, latest: store.DocumentEntry | None 
     """What the rights layer knows of ``row``. ``latest`` (the newest version of the same logical document)
     gives the visibility codes and a deletion: an older metadata version must not show what a mask hides.
     Authorship counts the authorPerson ids and the legalAuthenticator (EX_2.1-1140 accepts either)."""
-    current = latest or row
+    if latest is None or latest is row:
+        return _own_facts(row)
+    return _facts(row, latest)
+
+
+@lru_cache(maxsize=4096)  # a search decides on the same current rows again and again (immutable values)
+def _own_facts(row: store.DocumentEntry) -> DocumentFacts:
+    return _facts(row, row)
+
+
+def _facts(row: store.DocumentEntry, latest: store.DocumentEntry) -> DocumentFacts:
+    current = latest
     status = store.DELETED if current.status == store.DELETED else row.status
     authors = (*row.author_person_ids, *((row.legal_authenticator_id,) if row.legal_authenticator_id else ()))
     return DocumentFacts(author_ids=frozenset(authors), author_institution_ids=frozenset(row.author_institution_ids),
@@ -243,23 +257,63 @@ def _document_times(rng: random.Random, birth_date: str | None, now: datetime, c
     return sorted(moments)
 
 
-def _kinds_for(rng: random.Random, count: int) -> list[str]:
+# The documents drawn for a seeded DMP (``count`` of them), besides its REMB: what a pharmacist consulting the DMP
+# expects to find there (issue #9). Dispensations and TROD come from other officines than the scenario pharmacist's
+# (professional index 1, the conformance runner's "pharmacien" persona), so that they show up as someone else's.
+SEEDED_KINDS: tuple[str, ...] = ("CR-BIO", "CR-IMG", "LDL-SES", "VSM", "DIRECTIVES-ANTICIPEES",
+                                 "PERSONNES-A-PREVENIR", "eDISP-MED", "BIO-TROD")
+OTHER_OFFICINE_KINDS = frozenset({"eDISP-MED", "BIO-TROD"})
+SCENARIO_PHARMACIST = 1  # index in ProfessionalDirectory.professionals
+REMB_KIND = "REMB"
+_CANDIDATES: weakref.WeakKeyDictionary[Any, dict[str, list[Mapping[str, Any]]]] = weakref.WeakKeyDictionary()
+
+
+def scenario_officine(directory: Any) -> str | None:
+    """The structure id of the scenario pharmacist (professional index 1), when the directory has one."""
+    professionals = directory.professionals
+    return professionals[SCENARIO_PHARMACIST]["structure_id"] if len(professionals) > SCENARIO_PHARMACIST else None
+
+
+def _candidates(kind: str, directory: Any) -> list[Mapping[str, Any]]:
+    """Who may author a seeded ``kind``: the directory's fitting authors, minus the scenario officine's people for
+    the documents that must come from other pharmacies. Computed once per directory."""
+    per_kind = _CANDIDATES.setdefault(directory, {})
+    if kind not in per_kind:
+        fitting = directory.authors_for(kind, kind_profile(kind).author_professions)
+        if kind in OTHER_OFFICINE_KINDS:
+            home = scenario_officine(directory)
+            fitting = [p for p in fitting if p["structure_id"] != home]
+        per_kind[kind] = fitting
+    return per_kind[kind]
+
+
+def _kinds_for(rng: random.Random, count: int, record: Mapping[str, Any], directory: Any) -> list[str]:
+    """``count`` kinds of SEEDED_KINDS, each at most once until all were drawn. A kind nobody can author (a small
+    directory with a single officine) or with nothing to say (no emergency contact) is left out."""
+    available = [kind for kind in SEEDED_KINDS if _candidates(kind, directory)
+                 and (kind != "PERSONNES-A-PREVENIR" or record.get("emergency_contacts"))]
     kinds: list[str] = []
-    while len(kinds) < count:
-        kinds += rng.sample(KINDS, min(len(KINDS), count - len(kinds)))
+    while available and len(kinds) < count:
+        kinds += rng.sample(available, min(len(available), count - len(kinds)))
     return kinds
 
 
 def _author_for(kind: str, authors: Sequence[Mapping[str, Any]], directory: Any, rng: random.Random
                 ) -> Mapping[str, Any]:
     """One of ``authors`` who would write ``kind``; else any professional of the directory who would."""
-    fitting = directory.authors_for(kind, kind_profile(kind).author_professions)
+    fitting = _candidates(kind, directory)
     ids = {p["id"] for p in fitting}
     chosen = [a for a in authors if a["id"] in ids]
     pool = chosen or fitting
     if not pool:
         raise ValueError(f"no professional of the directory can author a {kind} document")
     return rng.choice(pool)
+
+
+def _recent_moment(rng: random.Random, now: datetime) -> datetime:
+    """A night in the month before ``now`` (Paris time): when the Assurance Maladie's feed last ran."""
+    day = now.astimezone(_PARIS).date() - timedelta(days=rng.randint(1, 28))
+    return datetime(day.year, day.month, day.day, rng.randint(1, 5), rng.randrange(60), 0, tzinfo=_PARIS)
 
 
 def _prefetch_signing_keys(pki: Any, directory: Any) -> None:
@@ -271,7 +325,10 @@ def _prefetch_signing_keys(pki: Any, directory: Any) -> None:
     if id(pki) in done:
         return
     labels = [pki_profiles.professional_spec(pki.seed, p, directory.structures_by_id.get(p["structure_id"]), "sign",
-                                             "CPS", "valid").key_label for p in directory.professionals]
+                                             "CPE" if p.get("card_type") == "CPE" else "CPS", "valid").key_label
+              for p in directory.professionals]
+    labels += [pki_profiles.organisation_spec(pki.seed, directory.structures_by_id[s["structure_id"]], "SIGN",
+                                              "valid").key_label for s in getattr(directory, "systems", ())]
     pki.prefetch_keys(labels)
     done.add(id(pki))
 
@@ -279,12 +336,14 @@ def _prefetch_signing_keys(pki: Any, directory: Any) -> None:
 def seed_documents(runtime: Any, tx: store.UnitOfWork, workspace: str, record: Mapping[str, Any],
                    authors: Sequence[Mapping[str, Any]], directory: Any, count: int, rng: random.Random,
                    now: datetime) -> int:
-    """Feed ``count`` signed CDA documents into the (open) DMP of the patient ``record``.
+    """Feed ``count`` signed CDA documents of SEEDED_KINDS into the (open) DMP of the patient ``record``, plus
+    one REMB: the Assurance Maladie's données de remboursement, dated in the month before ``now`` (the workspace
+    clock) and covering the 12 months before that date.
 
-    One ITI-41-shaped submission per document (CDA + XAdES signed with the author's CPS signature certificate),
-    registered with the same mapping as TD2.1. Idempotent: a document whose uniqueId is already registered is
-    left as it is (the same seed builds the same documents). Returns the number of the patient's seeded
-    documents (new or already there).
+    One ITI-41-shaped submission per document (CDA + XAdES signed with the author's CPS signature certificate, the
+    insurer's ORG SIGN certificate for the REMB), registered with the same mapping as TD2.1. Idempotent: a document
+    whose uniqueId is already registered is left as it is (the same seed builds the same documents). Returns the
+    number of the patient's seeded documents (new or already there), the REMB included.
     """
     if count <= 0:
         return 0
@@ -293,14 +352,16 @@ def seed_documents(runtime: Any, tx: store.UnitOfWork, workspace: str, record: M
     if patient is None or patient.dmp_state != "OPEN":
         return 0
     _prefetch_signing_keys(runtime.pki, directory)
-    kinds = _kinds_for(rng, count)
+    kinds = _kinds_for(rng, count, record, directory)
     # the moments depend on ``now``: drawn from their own generator, so that the identifiers (and the idempotence
     # of a second seeding) do not
     clock = random.Random(rng.getrandbits(64))
     moments = _document_times(clock, (record.get("traits") or {}).get("birth_date"), now, len(kinds))
+    kinds.append(REMB_KIND)
+    moments.append(_recent_moment(clock, now))
     seeded = 0
     for kind, moment in zip(kinds, moments):
-        author = _author_for(kind, authors, directory, rng)
+        author = directory.insurer_system if kind == REMB_KIND else _author_for(kind, authors, directory, rng)
         structure = directory.structures_by_id[author["structure_id"]]
         cda = build_document(kind, DocumentContext(patient=dict(record), author=dict(author),
                                                    author_structure=structure, effective_time=moment,
@@ -312,8 +373,10 @@ def seed_documents(runtime: Any, tx: store.UnitOfWork, workspace: str, record: M
         if tx.documents.by_unique_ids(workspace, [metadata["uniqueId"]]):
             seeded += 1  # seeded before: the same seed drew the same identifiers
             continue
+        signer = (runtime.pki.organisation(structure, "SIGN") if kind == REMB_KIND
+                  else runtime.pki.professional(author, structure, usage="sign"))
         submission = compose.signed_feeding(
-            cda, signer=runtime.pki.professional(author, structure, usage="sign"),
+            cda, signer=signer,
             submission_set_unique_id=ss_unique_id, signature_unique_id=signature_unique_id,
             source_id=SEED_SOURCE_ID, submitted=submitted, title=metadata.get("title"))
         pending = iter(ids)  # 1 submission set + 2 entries + 3 associations

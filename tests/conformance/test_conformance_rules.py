@@ -232,6 +232,7 @@ def test_insi_request_passes_and_missing_headers_fail() -> None:
 
 # --------------------------------------------------------------------------------------------- catalogue
 RULE_IDS = [
+    "CDA-DISP-001", "CDA-DISP-002", "CDA-DISP-003",
     "CDA-HDR-001", "CDA-HDR-002", "CDA-HDR-003", "CDA-HDR-004", "CDA-HDR-005", "CDA-HDR-006", "CDA-HDR-007",
     "CDA-HDR-008", "CDA-HDR-009", "CDA-HDR-010", "CDA-HDR-011", "CDA-HDR-012", "CDA-HDR-013", "CDA-HDR-014",
     "CDA-HDR-015", "CDA-HDR-016", "CDA-HDR-017", "CDA-HDR-018", "CDA-HDR-019", "CDA-HDR-020", "CDA-HDR-021",

@@ -46,9 +46,10 @@ class Sandbox:
         return self.runtime.pki
 
     def professional(self, index: int = 0) -> tuple[dict, dict]:
+        """The professional of index ``index`` in fixtures/professionals.py (PS-00001 is index 0). Not the store's
+        listing order: that one is by idNat, where CPE staff (3…/CPET…) come before the RPPS holders (8…)."""
         with self.runtime.store.transaction(readonly=True) as tx:
-            pros = tx.directory.list_professionals("default", limit=100)
-            record = dict(pros[index].record)
+            record = dict(tx.directory.get_professional_by_ref("default", f"PS-{index + 1:05d}").record)
             structure = dict(tx.directory.get_structure_by_ref("default", record["structure_id"]).record)
         return record, structure
 
@@ -70,8 +71,7 @@ class Insi:
     def __init__(self, runtime, http, people):
         self.runtime, self.http, self.people = runtime, http, people
         with runtime.store.transaction(readonly=True) as tx:
-            pros = tx.directory.list_professionals("default", limit=5)
-            self.professional = dict(pros[0].record)
+            self.professional = dict(tx.directory.get_professional_by_ref("default", "PS-00001").record)
             structure = tx.directory.get_structure_by_ref("default", self.professional["structure_id"])
             self.structure = dict(structure.record)
 

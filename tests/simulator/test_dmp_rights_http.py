@@ -112,7 +112,8 @@ class Env:
 
     def professional(self, index: int) -> tuple[dict, dict]:
         with self.runtime.store.transaction(readonly=True) as tx:
-            record = dict(tx.directory.list_professionals(WORKSPACE, limit=100)[index].record)
+            # fixtures order (PS-00001 is index 0), not the store's idNat order where CPE staff come first
+            record = dict(tx.directory.get_professional_by_ref(WORKSPACE, f"PS-{index + 1:05d}").record)
             structure = dict(tx.directory.get_structure_by_ref(WORKSPACE, record["structure_id"]).record)
         return record, structure
 

@@ -40,7 +40,7 @@ def server(tmp_path_factory, sandbox_pki):
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     with runtime.store.transaction(readonly=True) as tx:
-        professional = dict(tx.directory.list_professionals("default", limit=1)[0].record)
+        professional = dict(tx.directory.get_professional_by_ref("default", "PS-00001").record)  # the GP
         structure = dict(tx.directory.get_structure_by_ref("default", professional["structure_id"]).record)
     yield {"url": f"http://127.0.0.1:{port}", "runtime": runtime, "professional": professional,
            "structure": structure}
