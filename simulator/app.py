@@ -1,10 +1,14 @@
 """The HTTP application: the DMP's SOAP endpoints on their real paths (also under ``/w/{workspace}``), the admin
-JSON API under ``/api`` (OpenAPI at ``/openapi.json``), the test PKI's CRLs and ``/health``.
+JSON API under ``/api`` (OpenAPI at ``/openapi.json``), the test PKI's CRLs, ``/health`` and the web console
+under ``/ui``.
 
 Handlers are synchronous (SQLAlchemy, lxml, signatures): FastAPI runs them in its thread pool.
 """
 from __future__ import annotations
 
+import time
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from .dmp.service import DmpService, Runtime
-from .exchanges import HttpReply
+from .exchanges import HttpReply, oversized_exchange, record_exchange
 from .store import DEFAULT_WORKSPACE
 
 DMP_PREFIX = "/si-dmp-server/v2/services"
@@ -50,6 +54,22 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+import os as _os
+import functools as _functools
+import anyio as _anyio
+_LIMIT = int(_os.environ.get("XX_SOAP_THREADS", "0"))
+_LIMITER = None
+
+
+async def _soap_thread(func, *args):
+    global _LIMITER
+    if not _LIMIT:
+        return await run_in_threadpool(func, *args)
+    if _LIMITER is None:
+        _LIMITER = _anyio.CapacityLimiter(_LIMIT)
+    return await _anyio.to_thread.run_sync(_functools.partial(func, *args), limiter=_LIMITER)
+
+
 def _to_response(reply: HttpReply) -> Response:
     if reply.drop_connection:
         return DroppedConnection()
@@ -57,24 +77,36 @@ def _to_response(reply: HttpReply) -> Response:
                     headers={"content-type": reply.content_type})
 
 
-def create_app(runtime: Runtime, *, max_body_bytes: int = 64 * 1024 * 1024) -> FastAPI:
+def create_app(runtime: Runtime, *, max_body_bytes: int = 64 * 1024 * 1024,
+               cards_dir: Path | None = None) -> FastAPI:
+    """``cards_dir``: where the virtual cards' slot files are, for the console (default: the environment's
+    ``<data dir>/cards``)."""
     app = FastAPI(title="Ségur Sandbox", version=_version(),
                   description="Offline replica of the DMP and INSi services for vendors' CI. SOAP endpoints live "
                               f"under {DMP_PREFIX}/…; this API controls the sandbox.")
     app.state.runtime = runtime
     service = DmpService(runtime)
 
+    async def too_large(request: Request, workspace: str, name: str, started_at: datetime, t0: float) -> Response:
+        """HTTP 413, and its line in the workspace's exchange log (the body itself is not kept)."""
+        response = JSONResponse({"error": f"request body over the configured limit of {max_body_bytes} bytes"},
+                                status_code=413)
+        exchange = oversized_exchange(name, started_at, (time.perf_counter() - t0) * 1000,
+                                      request.headers.get("content-type"), max_body_bytes, bytes(response.body))
+        await run_in_threadpool(record_exchange, runtime.store, workspace, exchange)
+        return response
+
     async def soap(request: Request, workspace: str, name: str) -> Response:
         if name not in DMP_SERVICES:
             return JSONResponse({"error": f"unknown DMP service {name!r}", "services": list(DMP_SERVICES)},
                                 status_code=404)
+        started_at, t0 = datetime.now(timezone.utc), time.perf_counter()
         try:
             body = await _read_body(request, max_body_bytes)
         except BodyTooLarge:
-            return JSONResponse({"error": f"request body over the configured limit of {max_body_bytes} bytes"},
-                                status_code=413)
-        reply = await run_in_threadpool(service.process, workspace, name, body, request.headers.get("content-type"),
-                                        request.headers.get("soapaction"))
+            return await too_large(request, workspace, name, started_at, t0)
+        reply = await _soap_thread(service.process, workspace, name, body, request.headers.get("content-type"),
+                                   request.headers.get("soapaction"), _tls_client_chain(request))
         return _to_response(reply)
 
     @app.post(DMP_PREFIX + "/{name}", include_in_schema=False)
@@ -90,11 +122,11 @@ def create_app(runtime: Runtime, *, max_body_bytes: int = 64 * 1024 * 1024) -> F
     insi = InsiService(runtime)
 
     async def insi_soap(request: Request, workspace: str) -> Response:
+        started_at, t0 = datetime.now(timezone.utc), time.perf_counter()
         try:
             body = await _read_body(request, max_body_bytes)
         except BodyTooLarge:
-            return JSONResponse({"error": f"request body over the configured limit of {max_body_bytes} bytes"},
-                                status_code=413)
+            return await too_large(request, workspace, "lps", started_at, t0)
         try:
             chain = _insi_client_chain(request, insi.config.client_cert_header)
         except ValueError as exc:
@@ -146,17 +178,31 @@ def create_app(runtime: Runtime, *, max_body_bytes: int = 64 * 1024 * 1024) -> F
     from .api import router as api_router
 
     app.include_router(api_router, prefix="/api")
+
+    from .console import mount_console
+
+    mount_console(app, cards_dir=cards_dir)
     return app
+
+
+def _tls_client_chain(request: Request) -> list[Any]:
+    """The client certificate chain of the TLS connection (the ASGI TLS extension's ``client_cert_chain``, PEM,
+    leaf first: ``serve --tls`` fills it, see ``asgi_tls``); empty without TLS or without a client certificate."""
+    from .insi.caller import certificates_from_pem_chain
+
+    tls = (request.scope.get("extensions") or {}).get("tls") or {}
+    chain = tls.get("client_cert_chain")
+    return certificates_from_pem_chain(chain) if chain else []
 
 
 def _insi_client_chain(request: Request, header: str) -> list[Any]:
     """The TLS client certificate chain of an INSi request: the ASGI TLS extension's ``client_cert_chain`` when
     the server provides it, else the certificate a TLS-terminating proxy forwards in ``header``."""
-    from .insi.caller import certificate_from_header, certificates_from_pem_chain
+    from .insi.caller import certificate_from_header
 
-    tls = (request.scope.get("extensions") or {}).get("tls") or {}
-    if tls.get("client_cert_chain"):
-        return certificates_from_pem_chain(tls["client_cert_chain"])
+    chain = _tls_client_chain(request)
+    if chain:
+        return chain
     value = request.headers.get(header) if header else None
     return [certificate_from_header(value)] if value else []
 
@@ -173,4 +219,5 @@ def app_from_environment() -> FastAPI:
     from .runtime import build_runtime
 
     settings = from_environment()
-    return create_app(build_runtime(settings), max_body_bytes=settings.max_body_bytes)
+    return create_app(build_runtime(settings), max_body_bytes=settings.max_body_bytes,
+                      cards_dir=settings.data_dir / "cards")

@@ -46,6 +46,9 @@ def _server_options(func):  # type: ignore[no-untyped-def]
                      help="Serve HTTPS with the sandbox's server certificate from the test PKI [default: off]."),
         click.option("--tls-client-cert", type=click.Choice(["none", "optional", "required"]), default=None,
                      help="With --tls: ask for client certificates, checked against the test CA [default: optional]."),
+        click.option("--tls-vihf-check/--no-tls-vihf-check", default=None,
+                     help="With --tls: a DMP client certificate must fit the VIHF's authentication mode (CPx card "
+                          "in DIRECTE, the structure's ORG AUTH_CLI otherwise) [default: on]."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -144,13 +147,15 @@ def _serve(settings: Settings) -> None:
         uvicorn.run("segur_sandbox.simulator.app:app_from_environment", factory=True, workers=settings.workers,
                     host=settings.host, port=settings.port, log_level="info", **tls)
         return
-    uvicorn.run(create_app(runtime, max_body_bytes=settings.max_body_bytes), host=settings.host, port=settings.port,
-                log_level="info", **tls)
+    app = create_app(runtime, max_body_bytes=settings.max_body_bytes, cards_dir=settings.data_dir / "cards")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", **tls)
 
 
 def _tls_options(settings: Settings, pki) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """Server certificate and key from the test PKI, and the CA chain clients' certificates must chain to."""
     import ssl
+
+    from .asgi_tls import tls_protocol
 
     folder = settings.data_dir / "tls"
     folder.mkdir(parents=True, exist_ok=True)
@@ -163,7 +168,9 @@ def _tls_options(settings: Settings, pki) -> dict[str, object]:  # type: ignore[
     click.echo(f"TLS: server certificate {folder / 'server.cert.pem'} (trust {folder / 'ca-chain.pem'}), "
                f"client certificates {settings.tls_client_cert}")
     return {"ssl_certfile": str(folder / "server.cert.pem"), "ssl_keyfile": str(folder / "server.key.pem"),
-            "ssl_ca_certs": str(folder / "ca-chain.pem"), "ssl_cert_reqs": requirement[settings.tls_client_cert]}
+            "ssl_ca_certs": str(folder / "ca-chain.pem"), "ssl_cert_reqs": requirement[settings.tls_client_cert],
+            # uvicorn's HTTP protocol plus the ASGI TLS extension: the client certificate reaches the DMP and INSi
+            "http": tls_protocol()}
 
 
 def _print_banner(settings: Settings, summary) -> None:  # type: ignore[no-untyped-def]

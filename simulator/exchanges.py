@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .soap import SoapMessage
-from .store import Exchange, Finding, Store
+from .store import Exchange, Finding, Store, UnitOfWork
 
 log = logging.getLogger("segur_sandbox.exchanges")
 
@@ -47,8 +47,35 @@ def record_exchange(store: Store, workspace: str, exchange: Exchange, *, workspa
                 tx.exchanges.append(workspace, exchange)
     except Exception:  # noqa: BLE001
         log.exception("could not record the exchange")
+    log_line(workspace, exchange)
+
+
+def append_exchange(tx: UnitOfWork, workspace: str, exchange: Exchange) -> bool:
+    """Append the exchange inside the caller's unit of work (the repository wraps it in a savepoint), so a call and
+    its log line cost one transaction. False when that failed: the caller then uses ``record_exchange`` after its
+    own transaction, and its own work is not rolled back because of the log."""
+    try:
+        tx.exchanges.append(workspace, exchange)
+    except Exception:  # noqa: BLE001
+        log.exception("could not record the exchange in the call's transaction")
+        return False
+    return True
+
+
+def log_line(workspace: str, exchange: Exchange) -> None:
     log.info("exchange workspace=%s service=%s transaction=%s status=%s verdict=%s duration_ms=%.1f", workspace,
              exchange.service, exchange.transaction, exchange.http_status, exchange.verdict, exchange.duration_ms)
+
+
+def oversized_exchange(service: str, started_at: Any, duration_ms: float, content_type: str | None, limit: int,
+                       response: bytes) -> Exchange:
+    """The log line of a request refused with HTTP 413 before it was read in full: no request body is kept (only
+    its content type), the finding says why."""
+    return Exchange(started_at=started_at, duration_ms=duration_ms, service=service, http_status=413,
+                    request_content_type=content_type, request=None,
+                    response_content_type="application/json", response=response, verdict="fail",
+                    findings=(Finding("HTTP-413", "error", f"corps de requête au-delà de la limite configurée "
+                                                           f"({limit} octets) : refusé sans être lu"),))
 
 
 # Structural client checks run live on every request (the conformance suite's own rules, so an exchange in the

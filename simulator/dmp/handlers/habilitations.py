@@ -2,6 +2,8 @@
 ``patientsSpecific``: TD0.4 patientList. The patient and the professional come from the VIHF (dmp.md §1.3)."""
 from __future__ import annotations
 
+from datetime import timezone
+
 from ..faults import access_denied
 from ..messages import (list_authorizations_response, parse_list_authorizations, parse_patient_list,
                         parse_set_authorization, patient_list_response, set_authorization_response)
@@ -72,6 +74,8 @@ def patient_list(call: Call) -> Reply:
     query = parse_patient_list(call.body)
     require("TD0.4", call.principal, is_mt=False)
     since = query.start_date
+    if since is not None and since.tzinfo is None:  # yyyyMMddHHmmss carries no zone: UTC, as the answer's dates
+        since = since.replace(tzinfo=timezone.utc)
     rows = []
     for line in call.tx.authorizations.patients_of(call.workspace, call.principal.name_id, now=call.now,
                                                    since=since, date_type=query.date_type or "LASTAUTORIZATION"):
