@@ -67,19 +67,26 @@ def _setup_no_authorization(ctx: CaseContext) -> None:
     ctx.open_dmp(None)
 
 
-def _grade_declare(ctx: CaseContext) -> list[Check]:
-    dmp = ctx.exchanges(dmp_only=True)
-    td03 = [e["id"] for e in dmp if e.get("transaction") == "TD0.3" and e.get("http_status") == 200]
-    search = [e["id"] for e in dmp if e.get("transaction") == "TD3.1"]
-    ordered = bool(td03) and (not search or min(td03) < min(search))
-    return [
-        checks.client_finished(ctx, "CONS-02.1"),
-        checks.td02_first(ctx, "CONS-02.2"),
-        Check("CONS-02.3", "With the patient's consent, the authorisation is declared (TD0.3) before searching",
-              ordered, "an accepted TD0.3 before the first TD3.1",
-              f"TD0.3 at {td03 or 'none'}, TD3.1 at {search or 'none'}", ("RG_0330",), tuple(td03 + search)),
-        checks.status_is(ctx, "CONS-02.4", ("done",), "The consultation completes"),
-    ]
+def _grade_declare(case_id: str, what: str):  # type: ignore[no-untyped-def]
+    def grade(ctx: CaseContext) -> list[Check]:
+        dmp = ctx.exchanges(dmp_only=True)
+        td03 = [e["id"] for e in dmp if e.get("transaction") == "TD0.3" and e.get("http_status") == 200]
+        search = [e["id"] for e in dmp if e.get("transaction") == "TD3.1"]
+        ordered = bool(td03) and bool(search) and min(td03) < min(search)
+        return [
+            checks.client_finished(ctx, f"{case_id}.1"),
+            checks.td02_first(ctx, f"{case_id}.2"),
+            Check(f"{case_id}.3", f"With the patient's consent, the authorisation is {what} (TD0.3) before searching",
+                  ordered, "an accepted TD0.3, then a TD3.1",
+                  f"TD0.3 at {td03 or 'none'}, TD3.1 at {search or 'none'}", ("RG_0330",), tuple(td03 + search)),
+            checks.status_is(ctx, f"{case_id}.4", ("done",), "The consultation completes"),
+        ]
+    return grade
+
+
+def _setup_expired(ctx: CaseContext) -> None:
+    ctx.choose_patient(index=4)
+    ctx.open_dmp("EXPIRE")
 
 
 # -- CONS-03/04/05: no access ----------------------------------------------------------------------------------------
@@ -176,7 +183,7 @@ CASES: tuple[Case, ...] = (
     Case("CONS-01", PLAN, "Consult the DMP of a patient who authorised you",
          ("RG_0310", "RG_3010", "EF_DMP31_01"), _setup_authorised, (_consult,), _grade_consult),
     Case("CONS-02", PLAN, "No authorisation yet: declare it with the patient's consent (TD0.3)",
-         ("RG_0330", "EF_DMP04_01"), _setup_no_authorization, (_consult,), _grade_declare),
+         ("RG_0330", "EF_DMP04_01"), _setup_no_authorization, (_consult,), _grade_declare("CONS-02", "declared")),
     Case("CONS-03", PLAN, "The patient blocked you (INTERDIT): no access", ("RG_0330", "EF_DMP04_01"),
          _setup_state("OPEN", "INTERDIT", 2), (_consult,),
          _grade_no_access("CONS-03", "the patient blocked this professional", "RG_0330")),
@@ -188,6 +195,8 @@ CASES: tuple[Case, ...] = (
          _grade_no_access("CONS-05", "the patient has no DMP", "RG_0310")),
     Case("CONS-06", PLAN, "Only active documents are shown by default", ("EX_3.1-1030",),
          _setup_archived, (_consult,), _grade_default_view),
+    Case("CONS-10", PLAN, "Expired authorisation: renew it with the patient's consent (TD0.3)",
+         ("RG_0330", "EF_DMP04_01"), _setup_expired, (_consult,), _grade_declare("CONS-10", "renewed")),
     Case("CONS-07", PLAN, "A registry error is shown to the user (PRE_ERR)", ("PRE_ERR",),
          _setup_fault({"kind": "registry_error", "transaction": "TD3.1",
                        "params": {"code": "XDSRegistryError", "context": "Erreur interne du registre (injectée)"}}),

@@ -72,7 +72,7 @@ def test_reference_client_passes_every_case(server, tmp_path):  # type: ignore[n
 BREAKS = [
     ("no-td02", ("CONS-01", "FEED-01"), "CONS-01.2"),
     ("ignore-access", ("CONS-03", "CONS-04", "CONS-05", "FEED-05"), "CONS-03.3"),
-    ("no-td03", ("CONS-02",), "CONS-02.3"),
+    ("no-td03", ("CONS-02", "CONS-10"), "CONS-02.3"),
     ("show-all", ("CONS-06",), "CONS-06.2"),
     ("hide-errors", ("CONS-07", "FEED-06"), "CONS-07.2"),
     ("retry-storm", ("CONS-08",), "CONS-08.3"),
