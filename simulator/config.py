@@ -29,6 +29,10 @@ class Settings:
     workers: int = 1  # server processes sharing the database (no per-workspace state lives in a process)
     tls: bool = False  # HTTPS with the sandbox's own server certificate (test PKI)
     tls_client_cert: str = "optional"  # none | optional | required: client certificates checked against the test CA
+    # DMP: a TLS client certificate must fit the VIHF's Authentification_mode (CPx card in DIRECTE, the structure's
+    # ORG AUTH_CLI in the indirect modes; security/tls_client.py). Off: any certificate the TLS layer accepted.
+    tls_vihf_check: bool = True
+    soap_threads: int = 8  # DMP SOAP calls processed at once per server process (0: anyio's shared pool of 40)
 
     @property
     def database_url(self) -> str:

@@ -18,7 +18,8 @@ def build_runtime(settings: Settings, *, store: Store | None = None, pki: TestPK
     runtime = Runtime(store=store, pki=pki, vihf_lenient=settings.vihf_lenient,
                       clock_skew=timedelta(seconds=settings.clock_skew_seconds),
                       vihf_max_age=timedelta(seconds=settings.vihf_max_age_seconds),
-                      require_xades=settings.require_xades)
+                      require_xades=settings.require_xades, tls_vihf_check=settings.tls_vihf_check,
+                      soap_threads=settings.soap_threads)
     runtime.populate = partial(populate, runtime, settings)
     return runtime
 

@@ -34,6 +34,8 @@ class WorkspaceSettings(BaseModel):
                                           description="Above it, a stored query answers XDSTooManyResults")
     require_xades: bool | None = Field(None, exclude_if=_unset,
                                        description="ITI-41: refuse a feed without a valid XAdES signature document")
+    tls_vihf_check: bool | None = Field(None, exclude_if=_unset,
+                                        description="DMP over TLS: the client certificate must fit the VIHF's mode")
     xds_check_value_sets: bool | None = Field(None, exclude_if=_unset, description="ITI-41: check the CI-SIS value sets")
     xds_check_cda: bool | None = Field(None, exclude_if=_unset, description="ITI-41: check metadata against the CDA")
     xades_check_submission_set: bool | None = Field(
@@ -65,6 +67,8 @@ class WorkspaceSettingsPatch(BaseModel):
                                           description="Above it, a stored query answers XDSTooManyResults")
     require_xades: bool | None = Field(None,
                                        description="ITI-41: refuse a feed without a valid XAdES signature document")
+    tls_vihf_check: bool | None = Field(None,
+                                        description="DMP over TLS: the client certificate must fit the VIHF's mode")
     xds_check_value_sets: bool | None = Field(None, description="ITI-41: check the CI-SIS value sets")
     xds_check_cda: bool | None = Field(None, description="ITI-41: check metadata against the CDA")
     xades_check_submission_set: bool | None = Field(

@@ -12,18 +12,20 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from cryptography import x509
 from lxml import etree
 
 from ..pki import TestPKI
 from ..security import VihfSettings, verify_vihf
 from ..security.principal import PatientRef, Principal
+from ..security.tls_client import check_tls_client
 from ..soap import SoapFault, SoapMessage, SoapVersion, build_response, parse_request, to_response
-from ..exchanges import HttpReply, live_findings, record_exchange, transport_fault
+from ..exchanges import HttpReply, append_exchange, live_findings, log_line, record_exchange, transport_fault
 from ..store import Exchange, Finding, Store, UnitOfWork
 from .faults import DmpFault
 from .messages import Operation, identify
@@ -34,6 +36,10 @@ log = logging.getLogger("segur_sandbox.dmp")
 ALWAYS_MTOM = frozenset({"TD3.2"})
 # Transactions that need no patient in the VIHF (dmp.md §2.2: resource-id absent for TD0.4; TD0.5 searches one).
 PATIENTLESS = frozenset({"TD0.4", "TD0.5"})
+# Handlers that only read (search, retrieve). On SQLite they run in a read-only unit of work (no write lock: a
+# search never queues behind a feed) and the exchange-log line gets its own short write transaction; every other
+# handler, and every handler on PostgreSQL, writes its log line in its own unit of work (one transaction a call).
+READ_ONLY = frozenset({"TD3.1", "TD3.2"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class Reply:
     attachments: Mapping[str, Any] | None = None
     force_mtom: bool = False
     patient_ins: str | None = None
+    fragments: tuple[bytes, ...] = ()  # pre-serialised registry objects for the body's placeholders (xds.build.splice)
 
 
 @dataclass
@@ -55,6 +62,8 @@ class Runtime:
     vihf_max_age: timedelta = timedelta(hours=2)
     require_xades: bool = True
     populate: Callable[[str], None] | None = None  # fills a new workspace with the seeded population
+    tls_vihf_check: bool = True  # a TLS client certificate must fit the VIHF's mode (security/tls_client.py)
+    soap_threads: int = 8  # DMP calls run at once in a process (app._thread_runner); 0: the shared pool of 40
 
     def vihf_settings(self, workspace_settings: Mapping[str, Any]) -> VihfSettings:
         lenient = bool(workspace_settings.get("vihf_lenient", self.vihf_lenient))
@@ -130,6 +139,15 @@ class _Trace:
     findings: list[Finding] = field(default_factory=list)
     # set once the pipeline has read the workspace: the log write then need not read it again
     workspace_known: bool = False
+    # set when the log line was committed with the handler's own unit of work (see DmpService._run)
+    logged: bool = False
+    live_checked: bool = False  # the live conformance findings are in ``findings``
+
+
+def _add_live_findings(trace: _Trace, message: SoapMessage | None) -> None:
+    if not trace.live_checked:
+        trace.live_checked = True
+        trace.findings += live_findings(message)
 
 
 class DmpService:
@@ -137,7 +155,9 @@ class DmpService:
         self.runtime = runtime
 
     def process(self, workspace: str, service: str, body: bytes, content_type: str | None,
-                soap_action: str | None = None) -> HttpReply:
+                soap_action: str | None = None, client_chain: Sequence[x509.Certificate] = ()) -> HttpReply:
+        """``client_chain``: the TLS client certificate chain (leaf first) when the server has one (``serve --tls``,
+        the ASGI TLS extension); it is checked against the VIHF's authentication mode."""
         started_at = datetime.now(timezone.utc)
         t0 = time.perf_counter()
         message: SoapMessage | None = None
@@ -148,7 +168,12 @@ class DmpService:
             message = parse_request(body, content_type, soap_action)
             trace.findings += [Finding("SOAP-NOTE", "warning", note) for note in message.notes]
             operation = identify(service, message.action, message.body_element)
-            reply = self._run(workspace, message, operation, trace)
+
+            def exchange_of(reply: HttpReply) -> Exchange:  # the log line of a call that reached its handler
+                _add_live_findings(trace, message)
+                return self._exchange(service, started_at, (time.perf_counter() - t0) * 1000, body, content_type,
+                                      reply, message, operation, trace)
+            reply = self._run(workspace, message, operation, trace, exchange_of, client_chain)
         except SoapFault as fault:
             reply = self._fault_reply(fault, message, operation)
             trace.findings.append(Finding(_fault_rule(fault), "error", fault.reason))
@@ -158,20 +183,28 @@ class DmpService:
                               "Erreur interne du bac à sable ; la trace est dans le journal du serveur", lang="fr")
             reply = self._fault_reply(fault, message, operation)
             trace.findings.append(Finding("SANDBOX-INTERNAL", "error", traceback.format_exc(limit=3)))
-        duration_ms = (time.perf_counter() - t0) * 1000
-        trace.findings += live_findings(message)
-        self._log(workspace, service, started_at, duration_ms, body, content_type, reply, message, operation, trace)
+        if not trace.logged:
+            duration_ms = (time.perf_counter() - t0) * 1000
+            _add_live_findings(trace, message)
+            self._log(workspace, service, started_at, duration_ms, body, content_type, reply, message, operation,
+                      trace)
         return reply
 
     # -- steps ----------------------------------------------------------------------------------------------
-    def _run(self, workspace: str, message: SoapMessage, operation: Operation, trace: _Trace) -> HttpReply:
+    def _run(self, workspace: str, message: SoapMessage, operation: Operation, trace: _Trace,
+             exchange_of: Callable[[HttpReply], Exchange], client_chain: Sequence[x509.Certificate] = ()
+             ) -> HttpReply:
         store = self.runtime.store
         with store.transaction(readonly=True) as tx:
             ws = tx.workspaces.get(workspace)
             if ws is None:
                 raise UnknownWorkspace(workspace)
             trace.workspace_known = True
-            now = tx.controls.workspace_now(workspace, datetime.now(timezone.utc))
+            # the workspace row holds the clock offset: no second read for ControlRepository.workspace_now
+            now = datetime.now(timezone.utc) + timedelta(seconds=ws.clock_offset_seconds)
+            # Faults are seldom armed: checking here spares the usual request a write transaction. A fault armed
+            # between this read and the handler acts from the next request on, as if armed a moment later.
+            faults_armed = tx.controls.has_faults(workspace)
         vihf_error: SoapFault | None = None
         principal: Principal | None = None
         try:
@@ -180,11 +213,13 @@ class DmpService:
         except SoapFault as exc:  # an injected fault (e.g. an outage) wins over a VIHF problem
             vihf_error = exc
         trace.principal = principal
-        with store.transaction() as tx:
-            fault = tx.controls.consume_fault(
-                workspace, operation.transaction,
-                patient_ins=principal.patient.ins if principal and principal.patient else None,
-                professional=principal.name_id if principal else None)
+        fault = None
+        if faults_armed:
+            with store.transaction() as tx:
+                fault = tx.controls.consume_fault(
+                    workspace, operation.transaction,
+                    patient_ins=principal.patient.ins if principal and principal.patient else None,
+                    professional=principal.name_id if principal else None)
         injected = self._injected(fault, message, operation)
         if injected is not None:
             trace.findings.append(Finding("SANDBOX-FAULT", "info", f"injected fault {fault.kind}"))
@@ -192,6 +227,9 @@ class DmpService:
         if vihf_error is not None or principal is None:
             raise vihf_error or DmpFault("DMPVIHFInvalid", "VIHF invalide")
         trace.findings += [Finding("VIHF-NOTE", "warning", note) for note in principal.notes]
+        if client_chain and bool(ws.settings.get("tls_vihf_check", self.runtime.tls_vihf_check)):
+            check_tls_client(client_chain, principal, pki=self.runtime.pki, now=now,
+                             settings=self.runtime.vihf_settings(ws.settings))
         handler = _handlers().get(operation.transaction)
         if handler is None:
             raise DmpFault("SandboxUnsupportedTransaction",
@@ -199,20 +237,41 @@ class DmpService:
         if principal.patient is None and operation.transaction not in PATIENTLESS:
             raise DmpFault("DMPVIHFInvalid", "VIHF invalide : attribut obligatoire "
                            "urn:oasis:names:tc:xacml:2.0:resource:resource-id absent")
+        read_only = operation.transaction in READ_ONLY and store.dialect == "sqlite"
         call = None
+        exchange = None
         try:
-            with store.transaction() as tx:
+            with store.transaction(readonly=read_only) as tx:
                 call = Call(workspace=workspace, now=now, message=message, operation=operation, principal=principal,
                             tx=tx, runtime=self.runtime, workspace_settings=ws.settings, findings=trace.findings)
                 result = handler(call)
+                trace.patient_ins = result.patient_ins or call.patient_ins
+                reply = self._encode(result, message, operation)
+                if not read_only:
+                    # One unit of work for the call and its log line: a transaction (BEGIN, COMMIT, on PostgreSQL
+                    # a WAL flush; on SQLite a write lock) less per request. A failed append is retried after.
+                    exchange = exchange_of(reply)
+                    if not append_exchange(tx, workspace, exchange):
+                        exchange = None
         finally:
-            if call is not None:
+            if call is not None and trace.patient_ins is None:  # the handler raised: what it had learnt
                 trace.patient_ins = call.patient_ins
-        trace.patient_ins = result.patient_ins or trace.patient_ins
+        if exchange is not None:  # committed with the call
+            trace.logged = True
+            log_line(workspace, exchange)
+        return reply
+
+    @staticmethod
+    def _encode(result: Reply, message: SoapMessage, operation: Operation) -> HttpReply:
         encoded = build_response(result.body, version=message.version, action=operation.response_action,
                                  relates_to=message.message_id, mtom_attachments=result.attachments or None,
                                  force_mtom=result.force_mtom or operation.transaction in ALWAYS_MTOM)
-        return HttpReply(200, encoded.content_type, encoded.body)
+        body = encoded.body
+        if result.fragments:
+            from .xds.build import splice
+
+            body = splice(body, result.fragments)
+        return HttpReply(200, encoded.content_type, body)
 
     def _injected(self, fault: Any, message: SoapMessage, operation: Operation) -> HttpReply | None:
         if fault is None:
@@ -224,10 +283,19 @@ class DmpService:
             raise DmpFault(fault.params["code"], fault.params["reason"], sender=fault.params.get("sender", True))
         if fault.kind == "registry_error":
             from .xds import XdsError, registry_response
+            from .xds.build import adhoc_query_response, retrieve_response
 
             error = XdsError(fault.params["code"], fault.params.get("context", "erreur injectée"),
                              severity=fault.params.get("severity", "Error"))
-            encoded = build_response(registry_response([error]), version=message.version,
+            # each transaction's own failure shape: ITI-18 an AdhocQueryResponse, ITI-43 a
+            # RetrieveDocumentSetResponse, ITI-41/57 a bare RegistryResponse
+            if operation.transaction == "TD3.1":
+                answer = adhoc_query_response([], errors=[error])
+            elif operation.transaction == "TD3.2":
+                answer = retrieve_response([], errors=[error])
+            else:
+                answer = registry_response([error])
+            encoded = build_response(answer, version=message.version,
                                      action=operation.response_action, relates_to=message.message_id,
                                      force_mtom=operation.transaction in ALWAYS_MTOM)
             return HttpReply(200, encoded.content_type, encoded.body)
@@ -243,9 +311,17 @@ class DmpService:
     def _log(self, workspace: str, service: str, started_at: datetime, duration_ms: float, body: bytes,
              content_type: str | None, reply: HttpReply, message: SoapMessage | None, operation: Operation | None,
              trace: _Trace) -> None:
+        exchange = self._exchange(service, started_at, duration_ms, body, content_type, reply, message, operation,
+                                  trace)
+        record_exchange(self.runtime.store, workspace, exchange, workspace_known=trace.workspace_known)
+
+    @staticmethod
+    def _exchange(service: str, started_at: datetime, duration_ms: float, body: bytes, content_type: str | None,
+                  reply: HttpReply, message: SoapMessage | None, operation: Operation | None,
+                  trace: _Trace) -> Exchange:
         principal, patient_ins, findings = trace.principal, trace.patient_ins, trace.findings
         verdict = "fail" if any(f.severity == "error" for f in findings) else "pass"
-        exchange = Exchange(
+        return Exchange(
             started_at=started_at, duration_ms=duration_ms, service=service, http_status=reply.status,
             transaction=operation.transaction if operation else None,
             action=message.action if message is not None else None,
@@ -253,7 +329,6 @@ class DmpService:
             response=reply.body, principal=_principal_summary(principal),
             patient_ins=patient_ins or (principal.patient.ins if principal and principal.patient else None),
             professional=principal.name_id if principal else None, verdict=verdict, findings=tuple(findings))
-        record_exchange(self.runtime.store, workspace, exchange, workspace_known=trace.workspace_known)
 
 
 def _fault_rule(fault: SoapFault) -> str:

@@ -85,7 +85,8 @@ class CacheStore:
     def stamp(self) -> tuple[int, int] | None:
         """Changes whenever another process rewrites the index; cheap enough to check on every verify."""
         try:
-            info = self.path(INDEX_NAME).stat()
+            # a fixed name: no need for path()'s resolve() escape check (two realpath walks on every verify)
+            info = (self.root / INDEX_NAME).stat()
         except FileNotFoundError:
             return None
         return info.st_mtime_ns, info.st_size

@@ -84,6 +84,15 @@ def _find_issuer(cert: x509.Certificate, authorities: Sequence[x509.Certificate]
     return None
 
 
+# Chains that were built and whose signatures verified, by (certificate, root, authorities): every VIHF and XAdES
+# check verifies the same few signer certificates, and finding the issuers (extension lookups) and checking each
+# link's RSA signature was most of a chain check. That part is a pure function of the certificates' bytes, so it is
+# cached; validity dates, revocation and usage are checked on every call. Only successes are kept. Bounded.
+_CHAINS: dict[tuple[x509.Certificate, x509.Certificate, tuple[x509.Certificate, ...]],
+              tuple[x509.Certificate, ...]] = {}
+_CHAINS_MAX = 4096
+
+
 def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
@@ -103,6 +112,39 @@ def verify_chain(
     the optional ``purpose`` ("sign": nonRepudiation, "auth": TLS client).
     """
     at = as_utc(at)
+    key = (cert, root, tuple(authorities))
+    cached = _CHAINS.get(key)
+    if cached is not None:
+        chain = list(cached)
+    else:
+        built = _build_chain(cert, root, authorities)
+        if isinstance(built, ChainVerdict):
+            return built
+        chain = built
+        if len(_CHAINS) >= _CHAINS_MAX:
+            _CHAINS.clear()
+        _CHAINS[key] = tuple(chain)
+
+    for link in chain:
+        if at < link.not_valid_before_utc:
+            return ChainVerdict("not_yet_valid", tuple(chain), f"{link.subject.rfc4514_string()} valid from {link.not_valid_before_utc.isoformat()}")
+        if at > link.not_valid_after_utc:
+            return ChainVerdict("expired", tuple(chain), f"{link.subject.rfc4514_string()} expired {link.not_valid_after_utc.isoformat()}")
+
+    for child, issuer in zip(chain, chain[1:]):
+        if is_revoked(child, issuer, at):
+            return ChainVerdict("revoked", tuple(chain), f"serial {child.serial_number:x} revoked by {issuer.subject.rfc4514_string()}")
+
+    if purpose == "sign" and not is_signature_cert(cert):
+        return ChainVerdict("wrong_usage", tuple(chain), "Not a valid signature certificate")
+    if purpose == "auth" and not is_auth_cert(cert):
+        return ChainVerdict("wrong_usage", tuple(chain), "Not a valid authentication certificate")
+    return ChainVerdict("ok", tuple(chain))
+
+
+def _build_chain(cert: x509.Certificate, root: x509.Certificate, authorities: Sequence[x509.Certificate]
+                 ) -> list[x509.Certificate] | ChainVerdict:
+    """Leaf to root through our CAs, each link's signature checked; a verdict saying why when that fails."""
     chain = [cert]
     current = cert
     for _ in range(_MAX_DEPTH):
@@ -122,19 +164,4 @@ def verify_chain(
         current = issuer
     else:
         return ChainVerdict("unknown_issuer", tuple(chain), "chain does not end at the sandbox root")
-
-    for link in chain:
-        if at < link.not_valid_before_utc:
-            return ChainVerdict("not_yet_valid", tuple(chain), f"{link.subject.rfc4514_string()} valid from {link.not_valid_before_utc.isoformat()}")
-        if at > link.not_valid_after_utc:
-            return ChainVerdict("expired", tuple(chain), f"{link.subject.rfc4514_string()} expired {link.not_valid_after_utc.isoformat()}")
-
-    for child, issuer in zip(chain, chain[1:]):
-        if is_revoked(child, issuer, at):
-            return ChainVerdict("revoked", tuple(chain), f"serial {child.serial_number:x} revoked by {issuer.subject.rfc4514_string()}")
-
-    if purpose == "sign" and not is_signature_cert(cert):
-        return ChainVerdict("wrong_usage", tuple(chain), "Not a valid signature certificate")
-    if purpose == "auth" and not is_auth_cert(cert):
-        return ChainVerdict("wrong_usage", tuple(chain), "Not a valid authentication certificate")
-    return ChainVerdict("ok", tuple(chain))
+    return chain

@@ -302,7 +302,8 @@ def _single_assertion(security: etree._Element) -> etree._Element:
 
 
 def _id_values(element: etree._Element) -> list[str]:
-    return [value for name, value in element.attrib.items() if etree.QName(name).localname in _ID_ATTRIBUTE_NAMES]
+    # attribute names are "{ns}local" or "local": rpartition is QName(name).localname without building a QName
+    return [value for name, value in element.attrib.items() if name.rpartition("}")[2] in _ID_ATTRIBUTE_NAMES]
 
 
 def check_ids(security: etree._Element, assertion: etree._Element) -> str:
@@ -319,7 +320,9 @@ def check_ids(security: etree._Element, assertion: etree._Element) -> str:
     if repeated:
         raise vihf_fault(f"identifiants dupliqués dans wsse:Security : {', '.join(repeated)}")
     root = security.getroottree().getroot()
-    uses = sum(_id_values(el).count(assertion_id) for el in root.iter() if isinstance(el.tag, str))
+    # XPath finds the attributes holding the assertion's ID in C: a feed's envelope has thousands of elements
+    uses = sum(1 for value in root.xpath("//@*[. = $id]", id=assertion_id)
+               if value.attrname.rpartition("}")[2] in _ID_ATTRIBUTE_NAMES)
     if uses != 1:
         raise vihf_fault(f"l'identifiant {assertion_id} de l'assertion est porté par {uses} éléments du message")
     return assertion_id

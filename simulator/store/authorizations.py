@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import Connection, Row, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, delete, func, or_, select, update
 
 from . import models as m
 from ._common import UNSET, _Unset, atomic, check_aware
@@ -61,6 +61,10 @@ def _key(workspace: str, patient_ins: str, ps_id_nat: str) -> Any:
     return and_(t.c.workspace == workspace, t.c.patient_ins == patient_ins, t.c.ps_id_nat == ps_id_nat)
 
 
+# Read by every DMP call on a patient (access checks): built once, with parameters.
+_GET = select(m.authorizations).where(_key(bindparam("workspace"), bindparam("patient_ins"), bindparam("ps_id_nat")))
+
+
 def _valid_at(now: datetime) -> Any:
     t = m.authorizations
     return and_(t.c.status == "VALIDE", or_(t.c.expires_at.is_(None), t.c.expires_at >= now))
@@ -71,7 +75,8 @@ class AuthorizationRepository:
         self._conn = conn
 
     def get(self, workspace: str, patient_ins: str, ps_id_nat: str) -> Authorization | None:
-        row = self._conn.execute(select(m.authorizations).where(_key(workspace, patient_ins, ps_id_nat))).first()
+        row = self._conn.execute(_GET, {"workspace": workspace, "patient_ins": patient_ins,
+                                        "ps_id_nat": ps_id_nat}).first()
         return _authorization(row) if row else None
 
     def status(self, workspace: str, patient_ins: str, ps_id_nat: str, now: datetime) -> AuthorizationStatus:

@@ -72,6 +72,8 @@ def _check_verdict(verdict: str | None) -> None:
 
 _T = m.exchanges
 _SUMMARY = [c for c in _T.c if c.name not in ("request", "response")]
+# One statement, values as parameters: ``insert().values(**row)`` built and cache-keyed a new statement per line.
+_APPEND = insert(_T).returning(_T.c.id)
 
 
 class ExchangeRepository:
@@ -93,7 +95,7 @@ class ExchangeRepository:
             "verdict": exchange.verdict, "findings": [f.as_dict() for f in exchange.findings],
         }
         with atomic(self._conn, workspace):
-            new_id = self._conn.execute(insert(_T).values(**row).returning(_T.c.id)).scalar_one()
+            new_id = self._conn.execute(_APPEND, row).scalar_one()
         return int(new_id)
 
     def record_verdict(self, workspace: str, exchange_id: int, verdict: Verdict,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from . import models as m
 from ._common import UNSET, _Unset, atomic, check_aware, upsert, utcnow
@@ -39,6 +39,10 @@ class Patient:
         DMP fields (dmp_state, mes_attached…)."""
         ins = record["ins"]
         return cls(ins=f"{ins['nir']}{ins['key']}", ins_oid=ins["oid"], record=dict(record), **state)
+
+
+# Read by every DMP call on a patient (access checks): built once, with parameters.
+_GET = select(m.patients).where(m.patients.c.workspace == bindparam("workspace"), m.patients.c.ins == bindparam("ins"))
 
 
 def _patient(row: Any) -> Patient:
@@ -110,8 +114,7 @@ class PatientRepository:
 
     def get(self, workspace: str, ins: str) -> Patient | None:
         """By the 15-character INS alone (the OID a caller sends may differ from the stored one)."""
-        t = m.patients
-        row = self._conn.execute(select(t).where(t.c.workspace == workspace, t.c.ins == ins)).first()
+        row = self._conn.execute(_GET, {"workspace": workspace, "ins": ins}).first()
         return _patient(row) if row else None
 
     def require(self, workspace: str, ins: str) -> Patient:

@@ -6,6 +6,7 @@ import hashlib
 import random
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -24,6 +25,7 @@ APPROVED, DEPRECATED = c.STATUS_APPROVED, c.STATUS_DEPRECATED
 ARCHIVED, DELETED = c.STATUS_ARCHIVED, c.STATUS_DELETED
 GP, PHARMACIST, NURSE, HOSPITAL_DOCTOR, MSP_GP = 0, 1, 3, 4, 6  # roster of fixtures/professionals.py
 WORKSPACE = "default"
+PARIS = ZoneInfo("Europe/Paris")
 
 
 # --- building requests as an LPS does -----------------------------------------------------------------------------
@@ -229,6 +231,22 @@ def test_query_errors_are_adhoc_query_failures(sandbox, gp, patient):
     assert "patient de la requête différent du VIHF" in fault(reply, "DMPVIHFInvalid")
 
 
+def test_injected_registry_errors_take_each_transaction_s_failure_shape(sandbox, gp, patient):
+    accepted(gp.feed(patient, seed=21))
+    entry = clinical(gp.found(patient))[0]
+    for transaction in ("TD3.1", "TD3.2", "TD2.1"):
+        sandbox.http.post("/api/workspaces/default/faults", json={
+            "kind": "registry_error", "transaction": transaction, "remaining": 1,
+            "params": {"code": "XDSRegistryBusy", "context": "occupé"}}).raise_for_status()
+    query = xds.parse_adhoc_query_response(gp.search(patient).body)
+    assert query.status == "Failure" and [e.code for e in query.errors] == ["XDSRegistryBusy"]
+    retrieved = gp.retrieve(patient, entry.unique_id)
+    assert retrieved.content_type.startswith("multipart/related")  # ITI-43 answers are MTOM, errors too
+    result, documents = xds.parse_retrieve_response(retrieved.message)
+    assert result.status == "Failure" and documents == [] and [e.code for e in result.errors] == ["XDSRegistryBusy"]
+    assert refused(gp.feed(patient, seed=22), "XDSRegistryBusy")
+
+
 # --- TD2.1 refusals -----------------------------------------------------------------------------------------------
 
 def test_feeding_without_xades_is_refused(sandbox, gp, patient):
@@ -420,11 +438,72 @@ def test_seeded_documents_take_the_feeding_path_and_are_searchable(sandbox, gp, 
     with sandbox.runtime.store.transaction() as tx:
         count = seed_documents(sandbox.runtime, tx, WORKSPACE, record, directory.professionals[:1], directory, 2,
                                random.Random(5), now)
-    assert count == 2
+    assert count == 3  # the 2 drawn documents and the Assurance Maladie's données de remboursement
     with sandbox.runtime.store.transaction() as tx:  # the same rng gives the same documents: nothing added
         assert seed_documents(sandbox.runtime, tx, WORKSPACE, record, directory.professionals[:1], directory, 2,
-                              random.Random(5), now) == 2
+                              random.Random(5), now) == 3
+        stored = [e for e in tx.documents.find(WORKSPACE, patient.ins) if not e.is_signature]
+    assert len(stored) == 3 and sum(e.type_code == "REMB" for e in stored) == 1
     found = clinical(gp.found(patient))
-    assert len(found) == 2
+    assert len(found) == 3
     _, documents = xds.parse_retrieve_response(gp.retrieve(patient, *(e.unique_id for e in found)).message)
-    assert len(documents) == 2 and all(d.content.startswith(b"<?xml") for d in documents)
+    assert len(documents) == 3 and all(d.content.startswith(b"<?xml") for d in documents)
+
+
+def test_a_seeded_workspace_holds_what_a_pharmacist_expects(sandbox):
+    """Every seeded open DMP: one REMB of the Assurance Maladie dated in the month before the workspace clock and
+    covering the 12 months before it, plus documents of the pharmacist mix; dispensations and TROD come from other
+    officines than the scenario pharmacist's (professional index 1). Listed through the /api documents endpoint."""
+    from functools import partial
+
+    from segur_sandbox.fixtures.documents import kind_profile, one_year_before
+    from segur_sandbox.fixtures.professionals import ProfessionalDirectory
+    from segur_sandbox.simulator.dmp.feeding import OTHER_OFFICINE_KINDS, SEEDED_KINDS, seed_documents
+    from segur_sandbox.simulator.seed import seed_workspace
+
+    workspace, seed, professionals = "officine", sandbox.settings.seed, 26  # two groups of the roster: two officines
+    now = datetime(2025, 3, 14, 9, 30, tzinfo=timezone.utc)
+    feed = partial(seed_documents, sandbox.runtime)
+    summary = seed_workspace(sandbox.runtime.store, workspace, seed=seed, patients=10, professionals=professionals,
+                             documents_per_patient=3, now=now, feed=feed)
+    directory = ProfessionalDirectory(seed, professionals)
+    insurer, home = directory.insurer_system, directory.professionals[PHARMACIST]["structure_id"]
+    officines = {s["id_nat"]: s["id"] for s in directory.structures if s["kind"] == "officine"}
+    home_id_nat = directory.structures_by_id[home]["id_nat"]
+
+    listed = sandbox.http.get(f"/api/workspaces/{workspace}/documents", params={"limit": 1000}).json()
+    documents = [d for d in listed["items"] if not d["is_signature"]]
+    assert listed["total"] == 2 * len(documents) == 2 * summary.documents  # each with its XAdES document
+    by_patient: dict[str, list[dict]] = {}
+    for document in documents:
+        by_patient.setdefault(document["patient_ins"], []).append(document)
+    with sandbox.runtime.store.transaction(readonly=True) as tx:
+        open_dmps = {p.ins for p in tx.patients.list(workspace, limit=100) if p.dmp_state == "OPEN"}
+    assert open_dmps and set(by_patient) == open_dmps
+
+    kinds = {kind_profile(k).code: k for k in SEEDED_KINDS}
+    kinds_seen: set[str] = set()
+    for ins, mine in by_patient.items():
+        (remb,) = [d for d in mine if d["type_code"] == "REMB"]
+        assert remb["class_code"] == "60" and remb["author_person_ids"] == [insurer["id_nat"]]
+        assert remb["submitter"] == insurer["id_nat"]
+        created = datetime.fromisoformat(remb["creation_time"])
+        assert now - timedelta(days=31) < created < now
+        start, stop = datetime.fromisoformat(remb["service_start"]), datetime.fromisoformat(remb["service_stop"])
+        assert stop == created and start == one_year_before(created.astimezone(PARIS)).astimezone(timezone.utc)
+        others = [d for d in mine if d is not remb]
+        assert len(others) == 3
+        assert all(d["creation_time"] < remb["creation_time"] for d in others)
+        for document in others:
+            kind = kinds[document["type_code"]]
+            kinds_seen.add(kind)
+            if kind in OTHER_OFFICINE_KINDS:
+                (institution,) = document["author_institution_ids"]
+                assert institution in officines and institution != home_id_nat
+    assert {"eDISP-MED", "BIO-TROD"} <= kinds_seen and len(kinds_seen) >= 6
+
+    # the same seed again: nothing added
+    again = seed_workspace(sandbox.runtime.store, workspace, seed=seed, patients=10, professionals=professionals,
+                           documents_per_patient=3, now=now + timedelta(days=3), feed=feed)
+    assert again.documents == summary.documents
+    assert sandbox.http.get(f"/api/workspaces/{workspace}/documents").json()["total"] == listed["total"]

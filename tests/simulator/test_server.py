@@ -136,6 +136,63 @@ def test_tls_with_client_certificates_from_the_test_pki(tmp_path, population):
             httpx.get(base + "/health", verify=anonymous, timeout=5).raise_for_status()
 
 
+def _client_context(tmp_path: Path, issued, name: str) -> ssl.SSLContext:
+    (tmp_path / f"{name}.pem").write_bytes(issued.cert_pem())
+    (tmp_path / f"{name}.key").write_bytes(issued.key_pem())
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    context.load_cert_chain(str(tmp_path / f"{name}.pem"), str(tmp_path / f"{name}.key"))
+    return context
+
+
+def test_tls_client_certificate_reaches_the_dmp_and_insi(tmp_path, population):
+    """`serve --tls`: the connection's client certificate is in the ASGI scope (TLS extension). The DMP checks it
+    against the VIHF's mode (a CPx card in DIRECTE, the structure's ORG AUTH_CLI in INDIRECTE); INSi takes its
+    mutual-TLS caller from it, with no forwarded-certificate header."""
+    from segur_sandbox.simulator.insi import InsiTestClient
+
+    professional, structure, people = population
+    directory = ProfessionalDirectory(1, 60)
+    other = next(p for p in directory.professionals if p["structure_id"] != professional["structure_id"])
+    other_structure = directory.structures_by_id[other["structure_id"]]
+    pki = TestPKI.open(tmp_path / "pki", 1, base_url="http://127.0.0.1:8080/pki")
+    (tmp_path / "ca.pem").write_bytes(pki.ca_chain_pem())
+    own_card = _client_context(tmp_path, pki.professional(professional, structure, usage="auth"), "own-card")
+    other_card = _client_context(tmp_path, pki.professional(other, other_structure, usage="auth"), "other-card")
+    own_org = _client_context(tmp_path, pki.organisation(structure, "AUTH_CLI"), "own-org")
+    other_org = _client_context(tmp_path, pki.organisation(other_structure, "AUTH_CLI"), "other-org")
+    insi_org = _client_context(tmp_path, pki.organisation(structure, "INSI-AUTO"), "insi-auto")
+    anonymous = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    patient = PatientRef(people[0]["ins"]["nir"] + people[0]["ins"]["key"], people[0]["ins"]["oid"])
+
+    def td02(context: ssl.SSLContext, mode: str):
+        with httpx.Client(base_url=base, timeout=30, verify=context) as http:
+            client = DmpTestClient(http, pki, professional, structure, mode=mode)
+            return client.call("patients", demographics_request(patient), patient=patient)
+
+    with _server(tmp_path, extra=("--tls", "--tls-client-cert", "optional"), probe={"verify": anonymous}) as base:
+        # matching certificates are accepted
+        assert td02(own_card, "DIRECTE").status == 200
+        assert td02(own_org, "INDIRECTE").status == 200
+        # another professional's card in DIRECTE, another structure's certificate in INDIRECTE: refused
+        refused = td02(other_card, "DIRECTE")
+        assert refused.status == 500 and refused.fault.subcode.localname == "DMPInvalidCertificate"
+        assert "certificat d'authentification TLS" in refused.fault.reason and "même carte" in refused.fault.reason
+        refused = td02(other_org, "INDIRECTE")
+        assert refused.status == 500 and refused.fault.subcode.localname == "DMPVIHFInvalid"
+        assert "Erreur d'authentification de la personne morale" in refused.fault.reason
+        # no client certificate (optional): the VIHF alone decides
+        assert td02(anonymous, "DIRECTE").status == 200
+
+        # INSi: the INSI-AUTO certificate of the TLS connection is the caller (no X-SSL-Client-Cert header sent)
+        with httpx.Client(base_url=base, timeout=30, verify=insi_org) as http:
+            reply = InsiTestClient(http, pki).search_traits("ADRUN", "ZOE", "F", "1975-12-31")
+        assert reply.status == 200 and reply.fault is None, reply.raw[:600]
+        assert reply.result["code"] in ("00", "01")
+        with httpx.Client(base_url=base, timeout=30, verify=anonymous) as http:
+            reply = InsiTestClient(http, pki).search_traits("ADRUN", "ZOE", "F", "1975-12-31")
+        assert reply.fault is not None, reply.raw[:600]  # neither a certificate nor an assertion: no caller
+
+
 def test_several_workers_share_one_database(tmp_path, population):
     professional, structure, people = population
     patient = PatientRef(people[3]["ins"]["nir"] + people[3]["ins"]["key"], people[3]["ins"]["oid"])  # NON_EXISTE

@@ -646,6 +646,34 @@ def test_leaf_class_response_carries_what_the_dmp_returns() -> None:
     assert partial.get("status") == c.RESPONSE_PARTIAL_SUCCESS
 
 
+@pytest.mark.parametrize("version", [soap.SoapVersion.V12, soap.SoapVersion.V11])
+@pytest.mark.parametrize("mtom", [False, True])
+def test_spliced_search_answer_is_byte_identical_to_the_built_one(version, mtom) -> None:
+    """The server's search path splices pre-serialised ExtrinsicObjects into the answer (xds.build.splice): the
+    bytes on the wire must be exactly those of the answer built as one tree."""
+    from segur_sandbox.simulator.dmp.xds.build import splice
+
+    submission = feeding()
+    first = registered(submission.entry(DOC_ID))
+    second = replace(first, id="urn:uuid:7f1c2a55-1b0e-4c8e-9d35-2f1e0c9b8a77", title="Compte rendu « é » & <2>",
+                     lid="urn:uuid:7f1c2a55-1b0e-4c8e-9d35-2f1e0c9b8a77", status=c.STATUS_DEPRECATED)
+    package = replace(submission.submission_set, id="urn:uuid:1d0c5f3a-43b0-4b09-a0e4-3f5d5c3b7f10",
+                      status=c.STATUS_APPROVED)
+    warning = xds.XdsError("XDSRegistryError", "<?segur-splice-0 0?> is text here", None, "Warning")
+    for objects in ([first, second, first], [package, second], [], [first]):
+        options = dict(version=version, action="urn:ihe:iti:2007:RegistryStoredQueryResponse",
+                       relates_to="urn:uuid:0", message_id="urn:uuid:1", force_mtom=mtom,
+                       boundary="b" if mtom else None, root_content_id="root@x" if mtom else None)
+        built = soap.build_response(xds.adhoc_query_response(objects, total=len(objects), errors=[warning]),
+                                    **options)
+        fragments: list[bytes] = []
+        body = xds.adhoc_query_response(objects, total=len(objects), errors=[warning], fragments=fragments)
+        assert len(fragments) == sum(isinstance(o, xds.DocumentEntry) for o in objects)
+        spliced = soap.build_response(body, **options)
+        assert splice(spliced.body, fragments) == built.body
+        assert spliced.content_type == built.content_type
+
+
 # --- retrieve (ITI-43) ------------------------------------------------------------------------------------------------
 
 def test_retrieve_request_parse_and_checks() -> None:

@@ -31,8 +31,9 @@ def patient_dmp(call: Call, ins: str, *, allow_closed: bool = False) -> Patient:
 
 
 def caller_authorization(call: Call, ins: str) -> tuple[str, Authorization | None]:
-    status = call.tx.authorizations.status(call.workspace, ins, call.principal.name_id, call.now)
-    return status, call.tx.authorizations.get(call.workspace, ins, call.principal.name_id)
+    # one read: the status is the row's status at the workspace clock (what AuthorizationRepository.status computes)
+    row = call.tx.authorizations.get(call.workspace, ins, call.principal.name_id)
+    return ("NON_EXISTE" if row is None else row.status_at(call.now)), row
 
 
 def open_dmp(call: Call, ins: str, action: str, *, allow_closed: bool = False) -> DmpAccess:

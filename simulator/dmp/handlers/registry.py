@@ -67,8 +67,9 @@ def find(call: Call) -> Reply:
             XDS_TOO_MANY_RESULTS, f"{spec.name} : {len(objects)} résultats, au-delà de la limite de {limit} ; "
             "précisez la requête", spec.query_id)])
     warnings = record_findings(call, spec.warnings)
-    return Reply(xds.adhoc_query_response(objects, return_type, total=len(objects), errors=warnings),
-                 patient_ins=ins)
+    fragments: list[bytes] = []  # the entries go in pre-serialised (xds.build._entry_bytes), spliced by the service
+    body = xds.adhoc_query_response(objects, return_type, total=len(objects), errors=warnings, fragments=fragments)
+    return Reply(body, patient_ins=ins, fragments=tuple(fragments))
 
 
 def _query_failure(call: Call, return_type: str, errors: Sequence[XdsError]) -> Reply:

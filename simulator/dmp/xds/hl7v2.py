@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["CX", "XCN", "XON", "components", "is_oid", "parse_cx", "parse_xcn", "parse_xon"]
 
@@ -47,6 +48,7 @@ class CX:
         return f"{self.id}^^^&{self.oid}&{self.oid_type}{suffix}"
 
 
+@lru_cache(maxsize=4096)  # every search entry's patient id is parsed again: the same few values
 def parse_cx(value: str | None) -> CX | None:
     """The CX, or None when there is no id or no assigning authority OID."""
     if not value:
