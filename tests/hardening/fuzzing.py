@@ -13,6 +13,8 @@ The property, for any request:
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import random
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -55,6 +57,7 @@ class FuzzTarget:
         self._skeletons: list[Skeleton] | None = None
         self._feed_skeleton: Skeleton | None = None
         self.sent = 0
+        self.fault_reasons: Counter[str] = Counter()
 
     # -- valid requests -------------------------------------------------------------------------------------------
     def _envelope(self, service: str, body: etree._Element, patient: Any) -> bytes:
@@ -130,6 +133,8 @@ class FuzzTarget:
         response = self.http.post(request.path, content=request.body, headers=request.headers)
         self.sent += 1
         kind = classify(response)
+        if kind == "fault":  # kept so that a run of nothing but faults can say why
+            self.fault_reasons[_fault_reason(response)] += 1
         after_documents, _ = self.state()
         with self.store.transaction(readonly=True) as tx:
             logged = tx.exchanges.list("default", since_id=last_exchange, limit=10)
@@ -142,6 +147,11 @@ class FuzzTarget:
         else:
             assert after_documents == documents, f"{after_documents - documents} documents stored by a {kind} answer"
         return kind
+
+
+def _fault_reason(response: Any) -> str:
+    fault = read_fault(parse_reply(response).message)
+    return f"{fault.subcode_text}: {fault.reason[:120]}" if fault else "?"
 
 
 def classify(response: Any) -> str:
