@@ -137,3 +137,18 @@ def fed_documents(ctx: CaseContext, record: StepRecord | None = None) -> list[st
 
 def stored(ctx: CaseContext, unique_id: str) -> dict[str, Any] | None:
     return ctx.api.document(ctx.workspace, unique_id)
+
+
+def no_dmp_request(ctx: CaseContext, check_id: str, title: str) -> Check:
+    """Nothing at all was sent to the DMP (the identity is not qualified: Référentiel INS, RNIV)."""
+    dmp = ctx.exchanges(dmp_only=True)
+    return Check(check_id, title, not dmp, "no DMP request for a patient whose identity is not qualified",
+                 f"{len(dmp)} DMP request(s): {_sequence(dmp)}" if dmp else "no DMP request",
+                 ("Référentiel INS", "RNIV EXI SI 07"), _ids(dmp))
+
+
+def setup_unqualified(ctx: CaseContext) -> None:
+    """A patient with an open DMP and the persona authorised, whose identity the client only retrieved."""
+    ctx.choose_patient(index=1)
+    ctx.open_dmp("VALIDE")
+    ctx.task_patient["identity_status"] = "recuperee"

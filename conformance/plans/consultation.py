@@ -33,7 +33,7 @@ def shown_by_default(ctx: CaseContext) -> tuple[set[str], set[str]]:
     return shown, signatures
 
 
-def _without_signatures(ctx: CaseContext, key: str, signatures: set[str]) -> None:
+def without_signatures(ctx: CaseContext, key: str, signatures: set[str]) -> None:
     # Listing the submission's XAdES signature document is not a fault of the client: grade the clinical ones.
     result = ctx.last().result
     if result and isinstance(result.get(key), list):
@@ -48,8 +48,8 @@ def _setup_authorised(ctx: CaseContext) -> None:
 
 def _grade_consult(ctx: CaseContext) -> list[Check]:
     expected, signatures = shown_by_default(ctx)
-    _without_signatures(ctx, "documents_shown", signatures)
-    _without_signatures(ctx, "documents_retrieved", signatures)
+    without_signatures(ctx, "documents_shown", signatures)
+    without_signatures(ctx, "documents_retrieved", signatures)
     return [
         checks.client_finished(ctx, "CONS-01.1"),
         checks.td02_first(ctx, "CONS-01.2"),
@@ -122,7 +122,7 @@ def _setup_archived(ctx: CaseContext) -> None:
 
 def _grade_default_view(ctx: CaseContext) -> list[Check]:
     expected, signatures = shown_by_default(ctx)
-    _without_signatures(ctx, "documents_shown", signatures)
+    without_signatures(ctx, "documents_shown", signatures)
     return [
         checks.client_finished(ctx, "CONS-06.1"),
         checks.reported_list(ctx, "CONS-06.2", "documents_shown", expected,

@@ -102,12 +102,8 @@ def author_is_user(ctx: CaseContext, check_id: str, record: StepRecord | None = 
 def signed_by_xades(ctx: CaseContext, check_id: str, record: StepRecord | None = None) -> Check:
     record = record or ctx.last()
     fed = checks.fed_documents(ctx, record)
-    found: dict[str, bool] = {}
-    for unique_id in fed:
-        doc = ctx.api.document(ctx.workspace, unique_id) or {}
-        siblings = ctx.api.documents(ctx.workspace, ctx.ins) if doc else []
-        found[unique_id] = any(d["is_signature"] and d["submission_set_uuid"] == doc.get("submission_set_uuid")
-                               for d in siblings)
+    signed_sets = {d["submission_set_uuid"] for d in ctx.api.documents(ctx.workspace, ctx.ins) if d["is_signature"]}
+    found = {u: (ctx.api.document(ctx.workspace, u) or {}).get("submission_set_uuid") in signed_sets for u in fed}
     return Check(check_id, "The submission carries its XAdES signature document", bool(fed) and all(found.values()),
                  "a signature document in the same submission set as each fed document",
                  f"signature present per document: {found}", ("SC.DMP/CONF.12",))

@@ -81,20 +81,10 @@ def _grade_no_identity(case_id: str, expected_status: str, what: str):  # type: 
     return grade
 
 
-def _setup_unqualified(ctx: CaseContext) -> None:
-    ctx.choose_patient(index=1)
-    ctx.open_dmp("VALIDE")
-    ctx.task_patient["identity_status"] = "recuperee"
-
-
 def _grade_unqualified(ctx: CaseContext) -> list[Check]:
-    dmp = ctx.exchanges(dmp_only=True)
     return [
         checks.client_finished(ctx, "INS-05.1"),
-        Check("INS-05.2", "A non-qualified identity is never sent to the DMP", not dmp,
-              "no DMP request for a patient whose identity is only 'récupérée'",
-              f"{len(dmp)} DMP request(s): {', '.join(str(e.get('transaction')) for e in dmp)}" if dmp
-              else "no DMP request", ("Référentiel INS", "RNIV EXI SI 07"), tuple(int(e["id"]) for e in dmp)),
+        checks.no_dmp_request(ctx, "INS-05.2", "A non-qualified identity is never sent to the DMP"),
         checks.status_is(ctx, "INS-05.3", ("refused",), "The user is told the identity must be qualified first"),
     ]
 
@@ -124,5 +114,5 @@ CASES: tuple[Case, ...] = (
                   "Ask INSi for the INS of this person (INSi will find several)."),),
          _grade_no_identity("INS-04", "ambiguous", "several identities match")),
     Case("INS-05", PLAN, "A non-qualified identity is not used with the DMP", ("Référentiel INS", "RNIV EXI SI 07"),
-         _setup_unqualified, (_feed,), _grade_unqualified),
+         checks.setup_unqualified, (_feed,), _grade_unqualified),
 )

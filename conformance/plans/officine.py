@@ -13,6 +13,7 @@ from typing import Any
 from lxml import etree
 
 from . import checks
+from .consultation import shown_by_default, without_signatures
 from .context import CaseContext
 from .feeding import author_is_user, feed_conforms, signed_by_xades
 from .indicators import indicator
@@ -109,12 +110,8 @@ def _grade_act(case_id: str, event: str):  # type: ignore[no-untyped-def]
 
 
 def _grade_consult(ctx: CaseContext) -> list[Check]:
-    from .consultation import shown_by_default
-
     expected, signatures = shown_by_default(ctx)
-    result = ctx.last().result or {}
-    if isinstance(result.get("documents_retrieved"), list):
-        result["documents_retrieved"] = [u for u in result["documents_retrieved"] if u not in signatures]
+    without_signatures(ctx, "documents_retrieved", signatures)
     return [
         checks.client_finished(ctx, "OFF-01.1"),
         checks.td02_first(ctx, "OFF-01.2"),
@@ -124,19 +121,10 @@ def _grade_consult(ctx: CaseContext) -> list[Check]:
     ]
 
 
-def _setup_unqualified(ctx: CaseContext) -> None:
-    ctx.choose_patient(index=1)
-    ctx.open_dmp("VALIDE")
-    ctx.task_patient["identity_status"] = "recuperee"
-
-
 def _grade_unqualified(ctx: CaseContext) -> list[Check]:
-    dmp = ctx.exchanges(dmp_only=True)
     return [
         checks.client_finished(ctx, "OFF-05.1"),
-        Check("OFF-05.2", "Nothing is fed for a patient whose identity is not qualified", not dmp,
-              "no DMP request", f"{len(dmp)} DMP request(s)" if dmp else "no DMP request",
-              ("Référentiel INS",), tuple(int(e["id"]) for e in dmp)),
+        checks.no_dmp_request(ctx, "OFF-05.2", "Nothing is fed for a patient whose identity is not qualified"),
         checks.status_is(ctx, "OFF-05.3", ("refused",), "The pharmacist is told the identity must be qualified"),
     ]
 
@@ -168,7 +156,7 @@ CASES: tuple[Case, ...] = (
          _setup_open, (act("entretien"),), _grade_act("OFF-03", "entretien"), professional="pharmacien"),
     Case("OFF-04", PLAN, "A finalised bilan partagé de médication is fed automatically", ("SC.DMP/CONF.12",),
          _setup_open, (act("bilan"),), _grade_act("OFF-04", "bilan"), professional="pharmacien"),
-    Case("OFF-05", PLAN, "No feed before the identity is qualified", ("Référentiel INS",), _setup_unqualified,
+    Case("OFF-05", PLAN, "No feed before the identity is qualified", ("Référentiel INS",), checks.setup_unqualified,
          (act("vaccination"),), _grade_unqualified, professional="pharmacien"),
     Case("OFF-06", PLAN, "An updated bilan replaces the previous one", ("EF_DMP31_01",), _setup_open,
          (act("bilan"), act("bilan", replaces_first=True)), _grade_updated_bilan, professional="pharmacien"),
@@ -177,8 +165,9 @@ CASES: tuple[Case, ...] = (
 
 @indicator(PLAN)
 def incentive(outcome: Any) -> dict[str, Any]:
-    """Finalised entretiens and bilans of the run, and which of them reached the DMP as a document of the right
-    type (a later replacement does not undo a feed)."""
+    """Finalised entretiens and bilans of the run (acts on a qualified identity), and which of them reached the DMP:
+    a feed the sandbox accepted during the step, stored with the act's typeCode (a later replacement does not
+    undo a feed)."""
     acts: list[dict[str, Any]] = []
     for result in outcome.results:
         if result.case.plan != PLAN:
@@ -188,17 +177,15 @@ def incentive(outcome: Any) -> dict[str, Any]:
             if record.step.action != "act" or event not in INCENTIVE_EVENTS:
                 continue
             if (record.task.get("patient") or {}).get("identity_status") != "qualifiee":
-                continue  # not a finalised act the pharmacy could feed
+                continue  # not an act the pharmacy could feed
+            accepted = any(e.get("transaction") == "TD2.1" and e.get("http_status") == 200
+                           and e.get("verdict") == "pass" for e in record.exchanges)
+            documents = [str(u) for u in (record.result or {}).get("fed") or []] if accepted else []
             type_code = EVENTS[event][1]
-            fed = [u for u in (record.result or {}).get("fed") or []
-                   if any(e.get("transaction") == "TD2.1" and e.get("http_status") == 200 and e.get("verdict") == "pass"
-                          for e in record.exchanges)]
-            stored = False
-            if fed:
-                # graded from the feeds the sandbox accepted during the step, and the stored type
-                stored = any(_stored_type(outcome, result.workspace, u) == type_code for u in fed)
-            acts.append({"case": result.case.id, "step": record.number, "event": event, "fed": stored,
-                         "documents": fed})
+            fed = any((outcome.api.document(result.workspace, u) or {}).get("type_code") == type_code
+                      for u in documents)
+            acts.append({"case": result.case.id, "step": record.number, "event": event, "fed": fed,
+                         "documents": documents})
     total = len(acts)
     done = sum(1 for a in acts if a["fed"])
     rate = done / total if total else None
@@ -208,11 +195,3 @@ def incentive(outcome: Any) -> dict[str, Any]:
             "not_fed": [a for a in acts if not a["fed"]],
             "summary": f"{done}/{total} finalised entretiens and bilans fed"
                        + (f" ({rate:.0%}, threshold {INCENTIVE_THRESHOLD:.0%})" if rate is not None else "")}
-
-
-def _stored_type(outcome: Any, workspace: str, unique_id: str) -> str | None:
-    api = getattr(outcome, "api", None)
-    if api is None:
-        return None
-    doc = api.document(workspace, unique_id)
-    return (doc or {}).get("type_code")

@@ -19,13 +19,13 @@ if TYPE_CHECKING:
 FRAME_LIMIT = 200_000  # characters of one body kept in the evidence pack
 
 
-def write_reports(outcome: RunOutcome, report_dir: Path, api: SandboxApi) -> dict[int, dict[str, Any]]:
+def write_reports(outcome: RunOutcome, report_dir: Path, api: SandboxApi) -> None:
+    """Fetches the frames of every exchange (kept on ``outcome`` for the evidence pack), then writes the files."""
     outcome.frames = collect_frames(outcome, api)
     (report_dir / "report.json").write_text(json.dumps(report_json(outcome), ensure_ascii=False, indent=2),
                                             encoding="utf-8")
     (report_dir / "junit.xml").write_bytes(junit_xml(outcome))
     (report_dir / "evidence.html").write_text(evidence_html(outcome), encoding="utf-8")
-    return outcome.frames
 
 
 def collect_frames(outcome: RunOutcome, api: SandboxApi) -> dict[int, dict[str, Any]]:

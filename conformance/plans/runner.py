@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shlex
 import signal
 import subprocess
 import time
@@ -95,7 +94,7 @@ def run_cases(cases: Sequence[Case], options: RunOptions) -> RunOutcome:
         outcome.indicators = indicators_for(outcome)
         from .report import write_reports
 
-        outcome.frames = write_reports(outcome, options.report_dir, api)
+        write_reports(outcome, options.report_dir, api)
         if options.publish:
             _publish(outcome, api, options)
     return outcome
@@ -269,7 +268,3 @@ def _publish(outcome: RunOutcome, api: SandboxApi, options: RunOptions) -> None:
         api.post_run(body)
     except SandboxError as exc:  # an older server without the endpoint: the files are the reports
         options.echo(f"note: the run was not published to the sandbox ({exc})")
-
-
-def command_line(argv: Sequence[str]) -> str:
-    return " ".join(shlex.quote(a) for a in argv)

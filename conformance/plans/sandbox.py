@@ -7,8 +7,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,13 +215,3 @@ def cache_root() -> Path:
     import os
 
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "segur-sandbox"
-
-
-@contextmanager
-def local_server(data_dir: Path, **options: Any) -> Iterator[LocalServer]:
-    server = LocalServer(data_dir, **options)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()

@@ -20,8 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from ..api.common import ApiError
-from ..dmp.service import Runtime
+from ..api.common import ApiError, runtime_of, workspace_now  # noqa: F401 - the pages take these from here
 from ..store import Exchange, InvalidWorkspaceId, StoreError, UnitOfWork
 from . import labels
 
@@ -81,10 +80,6 @@ class ConsoleRoute(APIRoute):
         return handle
 
 
-def runtime_of(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
 @contextmanager
 def workspace_tx(request: Request, workspace: str, *, readonly: bool = True) -> Iterator[UnitOfWork]:
     """A unit of work in an existing workspace (a 404 page otherwise)."""
@@ -92,10 +87,6 @@ def workspace_tx(request: Request, workspace: str, *, readonly: bool = True) -> 
         if tx.workspaces.get(workspace) is None:
             raise ConsoleError(404, f"Aucun espace de travail « {workspace} ».")
         yield tx
-
-
-def workspace_now(tx: UnitOfWork, workspace: str) -> datetime:
-    return tx.controls.workspace_now(workspace, datetime.now(UTC))
 
 
 def render(request: Request, template: str, context: Mapping[str, Any], *, status: int = 200) -> HTMLResponse:

@@ -7,22 +7,14 @@ import shlex
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from lxml import etree
 
 from segur_sandbox.conformance.plans.registry import cases_for
 from segur_sandbox.conformance.plans.runner import RunOptions, run_cases
-from segur_sandbox.conformance.plans.sandbox import LocalServer
 from segur_sandbox.simulator.cli import main
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):  # type: ignore[no-untyped-def]
-    local = LocalServer(tmp_path_factory.mktemp("runner-sandbox"), seed=1)
-    local.start()
-    yield local
-    local.stop()
 
 
 def script(tmp_path: Path, body: str) -> str:
@@ -57,9 +49,6 @@ json.dump({"status": "refused", "reason": "DMP bloqué", "task": task, "env": se
         assert Path(task["professional"]["credentials"][key]).read_bytes().startswith(b"-----BEGIN")
     # the sandbox holds the state the case promised: the patient blocked this professional
     workspace = outcome.results[0].workspace
-    detail = server.runtime.store  # noqa: F841 - read through the API as a client would
-    import httpx
-
     patient = httpx.get(f"{server.url}/api/workspaces/{workspace}/patients/{task['patient']['ins']}").json()
     statuses = {a["ps_id_nat"]: a["status"] for a in patient["authorizations"]}
     assert statuses[task["professional"]["id_nat"]] == "INTERDIT"
@@ -78,7 +67,7 @@ def test_a_broken_client_fails_its_case_clearly(server, tmp_path, body, why):  #
     assert not finished.passed and why in finished.found
 
 
-def test_a_hanging_client_is_killed_at_the_step_time_limit(server, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def test_a_hanging_client_is_killed_at_the_step_time_limit(server, tmp_path):  # type: ignore[no-untyped-def]
     from segur_sandbox.conformance.plans import consultation
 
     outcome = run(server, tmp_path, script(tmp_path, "time.sleep(60)"), only=("CONS-09",))

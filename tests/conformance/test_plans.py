@@ -12,25 +12,16 @@ from lxml import etree
 
 from segur_sandbox.conformance.plans.registry import cases_for
 from segur_sandbox.conformance.plans.runner import RunOptions, run_cases
-from segur_sandbox.conformance.plans.sandbox import LocalServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "examples" / "reference_client" / "client.py"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):  # type: ignore[no-untyped-def]
-    local = LocalServer(tmp_path_factory.mktemp("plans-sandbox"), seed=1)
-    local.start()
-    yield local
-    local.stop()
 
 
 def client_cmd(*breaks: str) -> str:
     return " ".join([shlex.quote(sys.executable), shlex.quote(str(CLIENT)), *(f"--break {b}" for b in breaks)])
 
 
-def run(server: LocalServer, tmp_path: Path, plans: tuple[str, ...], *, only: tuple[str, ...] = (),
+def run(server, tmp_path: Path, plans: tuple[str, ...], *, only: tuple[str, ...] = (),
         breaks: tuple[str, ...] = (), cmd: str | None = None, **options):  # type: ignore[no-untyped-def]
     return run_cases(cases_for(plans, only), RunOptions(
         client_cmd=cmd or client_cmd(*breaks), report_dir=tmp_path / "report", server_url=server.url,
