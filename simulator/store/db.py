@@ -53,6 +53,15 @@ def _v2_conformance_runs(conn: Connection) -> None:
 MIGRATIONS[2] = _v2_conformance_runs
 
 
+def _v3_exchange_body_codec(conn: Connection) -> None:
+    """Version 3 stores exchange bodies compressed; older lines (NULL codec) are read as they are."""
+    if "body_codec" not in {c["name"] for c in inspect(conn).get_columns(m.exchanges.name)}:
+        conn.execute(text("ALTER TABLE exchanges ADD COLUMN body_codec VARCHAR(8)"))
+
+
+MIGRATIONS[3] = _v3_exchange_body_codec
+
+
 def normalise_url(url: str | URL) -> URL:
     """``postgresql://`` and ``postgres://`` → ``postgresql+psycopg://``; ``sqlite:///path`` as is. Other
     back ends are refused."""
@@ -188,13 +197,20 @@ class Store:
                  pool_size: int = 5, max_overflow: int = 10) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
-        # SQLite runs one writer at a time. Threads of this process queue for it here, on a lock that wakes the next
-        # one as soon as the writer commits, instead of in SQLite's busy handler, which polls with sleeps growing to
-        # 100 ms (under load most of a request's latency) and holds a pooled connection while it waits. Other
-        # processes sharing the file still meet the busy timeout. Reentrant: a thread that opens a write unit of
-        # work inside another gets what it got before (SQLite's own busy wait), and so does a writer that waited
-        # here as long as the busy timeout (it then goes on without the lock and meets the busy handler).
-        self._writer = threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        sqlite_file = self.engine.dialect.name == "sqlite" and not _is_memory(self.url)
+        # SQLite read-only units of work get their own pool: its connections stay ``query_only`` instead of
+        # switching with a PRAGMA whenever a pooled connection goes from a read to a write unit of work.
+        self._reader = (make_engine(self.url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
+                        if sqlite_file else self.engine)
+        # SQLite runs one writer at a time. Writers queue for it here, on locks that wake the next one as soon as
+        # the writer commits, instead of in SQLite's busy handler, which polls with sleeps growing to 100 ms (under
+        # load most of a request's latency) and holds a pooled connection while it waits: a thread lock within the
+        # process, and an advisory lock on a file beside the database between the processes of ``serve --workers``.
+        # Reentrant: a thread that opens a write unit of work inside another gets what it got before (SQLite's own
+        # busy wait), and so does a writer that waited here as long as the busy timeout (it then goes on without
+        # the lock and meets the busy handler).
+        self._writer = _WriterLock(Path(self.url.database or "") if sqlite_file else None) \
+            if self.engine.dialect.name == "sqlite" else None
         if create_schema:
             self.create_schema()
 
@@ -211,24 +227,14 @@ class Store:
         """A unit of work: committed when the block ends, rolled back if it raises. Keep it short.
         ``readonly``: writes are refused (SQLite ``query_only``, PostgreSQL READ ONLY) and, on SQLite, no
         write lock is taken, so readers never wait for writers."""
-        with (self._queue_for_writing() if self._writer is not None and not readonly else nullcontext()):
-            with self.engine.connect() as conn:
+        with (self._writer.held() if self._writer is not None and not readonly else nullcontext()):
+            with (self._reader if readonly else self.engine).connect() as conn:
                 if self.dialect == "sqlite":
                     conn.execution_options(**{_BEGIN_OPTION: "READONLY" if readonly else "IMMEDIATE"})
                 elif readonly:
                     conn.execution_options(postgresql_readonly=True)
                 with conn.begin():
                     yield UnitOfWork(conn)
-
-    @contextmanager
-    def _queue_for_writing(self) -> Iterator[None]:
-        assert self._writer is not None
-        acquired = self._writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-        try:
-            yield
-        finally:
-            if acquired:
-                self._writer.release()
 
     def create_schema(self) -> int:
         """Create missing tables, run pending migrations, record the version, ensure ``default`` exists.
@@ -261,6 +267,8 @@ class Store:
     def dispose(self) -> None:
         """Close the pooled connections (at shutdown, or in a child process after fork)."""
         self.engine.dispose()
+        if self._reader is not self.engine:
+            self._reader.dispose()
 
     close = dispose
 
@@ -269,6 +277,46 @@ class Store:
 
     def __exit__(self, *_exc: object) -> None:
         self.dispose()
+
+
+class _WriterLock:
+    """The SQLite write queue: a thread lock, and when the database is a file an exclusive ``flock`` on
+    ``<database>-writer.lock`` taken by the outermost holder of the thread lock (one waiter per process), so the
+    processes of ``serve --workers`` take turns too. The kernel drops the ``flock`` of a process that dies."""
+
+    def __init__(self, database: Path | None) -> None:
+        self._thread = threading.RLock()
+        self._depth = 0  # only read or written by the thread holding ``_thread``
+        self._file: Any = None
+        if database is not None and _flock is not None:
+            self._file = open(f"{database}-writer.lock", "a+b")  # noqa: SIM115 - lives as long as the store
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        if not self._thread.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            yield  # waited as long as the busy timeout: SQLite's own busy handling decides
+            return
+        try:
+            self._depth += 1
+            if self._depth == 1 and self._file is not None:
+                _flock(self._file.fileno(), _LOCK_EX)
+            try:
+                yield
+            finally:
+                if self._depth == 1 and self._file is not None:
+                    _flock(self._file.fileno(), _LOCK_UN)
+                self._depth -= 1
+        finally:
+            self._thread.release()
+
+
+try:
+    from fcntl import LOCK_EX as _LOCK_EX
+    from fcntl import LOCK_UN as _LOCK_UN
+    from fcntl import flock as _flock
+except ImportError:  # pragma: no cover - Windows: the processes meet SQLite's busy handler
+    _flock = None  # type: ignore[assignment]
+    _LOCK_EX = _LOCK_UN = 0
 
 
 def _stored_version(conn: Connection) -> int | None:

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import (Connection, Row, Text, and_, bindparam, cast, exists, false, func, insert, literal, or_, select,
@@ -183,7 +183,12 @@ _NEWER = _E.alias("newer")
 # arrays per call, about a tenth of its CPU. Rows read with ``select(_E)`` (lists) work as well.
 _LIST_COLUMNS = ("confidentiality_codes", "event_codes", "author_person_ids", "author_institution_ids",
                  "reference_ids")
-_ENTRY_COLUMNS = tuple(cast(c, Text).label(c.name) if c.name in _LIST_COLUMNS else c for c in _E.c)
+# Datetimes and the flag are read as text too: SQLAlchemy's result processors (string → datetime on SQLite, zone
+# conversion) cost a 50-document search about as much as SQLite's own work, on every row of every search; as
+# text, a row is a tuple of strings, decoded once (``_cached_entry``) and then found in the cache.
+_DATETIME_COLUMNS = ("creation_time", "service_start", "service_stop", "submitted_at")
+_ENTRY_COLUMNS = tuple(cast(c, Text).label(c.name) if c.name in (*_LIST_COLUMNS, *_DATETIME_COLUMNS, "is_signature")
+                       else c for c in _E.c)
 
 
 @lru_cache(maxsize=4096)
@@ -214,18 +219,35 @@ def _cached_entry(values: tuple[Any, ...]) -> DocumentEntry:
     return _build_entry(dict(zip(_ENTRY_NAMES, values, strict=True)))
 
 
+def _datetime(value: Any) -> datetime | None:
+    """A datetime column read as text (SQLite: naive UTC ``2026-01-02 03:04:05.000006``; PostgreSQL: with its
+    offset, ``…+00``) or as a datetime (rows read with ``select(_E)``): aware, in UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _flag(value: Any) -> bool:
+    """A boolean column read as text: SQLite ``1``/``0``, PostgreSQL ``true``/``false``."""
+    return value in ("1", "true", "t") if isinstance(value, str) else bool(value)
+
+
 def _build_entry(row: Mapping[str, Any]) -> DocumentEntry:
     return DocumentEntry(
         entry_uuid=row["entry_uuid"], unique_id=row["unique_id"], patient_ins=row["patient_ins"],
-        mime_type=row["mime_type"], submitted_at=row["submitted_at"], metadata_xml=row["metadata_xml"],
+        mime_type=row["mime_type"], submitted_at=_datetime(row["submitted_at"]), metadata_xml=row["metadata_xml"],
         lid=row["lid"], version=row["version"], status=row["status"], title=row["title"],
         confidentiality_codes=_strings(row["confidentiality_codes"]), type_code=row["type_code"],
         class_code=row["class_code"], format_code=row["format_code"], practice_setting=row["practice_setting"],
         facility_type=row["facility_type"], event_codes=_strings(row["event_codes"]),
-        creation_time=row["creation_time"], service_start=row["service_start"], service_stop=row["service_stop"],
+        creation_time=_datetime(row["creation_time"]), service_start=_datetime(row["service_start"]),
+        service_stop=_datetime(row["service_stop"]),
         author_person_ids=_strings(row["author_person_ids"]),
         author_institution_ids=_strings(row["author_institution_ids"]),
-        legal_authenticator_id=row["legal_authenticator_id"], is_signature=row["is_signature"], hash=row["hash"],
+        legal_authenticator_id=row["legal_authenticator_id"], is_signature=_flag(row["is_signature"]),
+        hash=row["hash"],
         size=row["size"], submission_set_uuid=row["submission_set_uuid"], submitter=row["submitter"],
         reference_ids=_strings(row["reference_ids"]),
     )
@@ -531,7 +553,7 @@ class DocumentRepository:
             stmt = stmt.limit(limit)
         if offset:
             stmt = stmt.offset(offset)
-        return tuple(_entry(r) for r in self._conn.execute(stmt))
+        return tuple(_entry(r) for r in self._conn.execute(stmt).all())
 
     def count(self, workspace: str, patient_ins: str | None = None, query: DocumentQuery | None = None) -> int:
         stmt = select(func.count()).select_from(_E).where(*_conditions(workspace, patient_ins,

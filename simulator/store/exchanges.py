@@ -1,11 +1,19 @@
-"""The exchange log: every request/response pair with its timing, caller, and conformance verdict."""
+"""The exchange log: every request/response pair with its timing, caller, and conformance verdict.
+
+Bodies are stored zstd-compressed (``body_codec = "zstd"``): a 50-document search answer is ~310 KB of XML that
+compresses ~18 times in ~0.3 ms, and writing it raw cost a search more than the search itself (SQLite WAL and
+checkpoint traffic, PostgreSQL TOAST). Lines written before schema version 3 have no codec and are read as they
+are. Callers only ever see the bytes as exchanged.
+"""
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+import zstandard
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from . import models as m
@@ -52,14 +60,41 @@ class Exchange:
     id: int | None = None  # set by the store
 
 
+BODY_CODEC = "zstd"
+_ZSTD_LEVEL = 1  # level 3 gains ~6 % of size for ~30 % more time
+_codecs = threading.local()  # zstandard's (de)compressor objects are not for concurrent use across threads
+
+
+def _compress(body: bytes | None) -> bytes | None:
+    if body is None:
+        return None
+    compressor = getattr(_codecs, "compressor", None)
+    if compressor is None:
+        compressor = _codecs.compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)  # writes the content size
+    return compressor.compress(body)
+
+
+def _body(stored: Any, codec: str | None) -> bytes | None:
+    if stored is None:
+        return None
+    if codec is None:
+        return bytes(stored)
+    if codec != BODY_CODEC:
+        raise ValueError(f"exchange body stored with unknown codec {codec!r}")
+    decompressor = getattr(_codecs, "decompressor", None)
+    if decompressor is None:
+        decompressor = _codecs.decompressor = zstandard.ZstdDecompressor()
+    return decompressor.decompress(bytes(stored))
+
+
 def _exchange(row: Row[Any], *, bodies: bool) -> Exchange:
     return Exchange(
         id=row.id, started_at=row.started_at, duration_ms=row.duration_ms, service=row.service,
         transaction=row.transaction, action=row.action, http_status=row.http_status,
         request_content_type=row.request_content_type,
-        request=bytes(row.request) if bodies and row.request is not None else None,
+        request=_body(row.request, row.body_codec) if bodies else None,
         response_content_type=row.response_content_type,
-        response=bytes(row.response) if bodies and row.response is not None else None,
+        response=_body(row.response, row.body_codec) if bodies else None,
         principal=row.principal, patient_ins=row.patient_ins, professional=row.professional,
         verdict=row.verdict, findings=tuple(Finding.from_dict(f) for f in row.findings or ()),
     )
@@ -88,8 +123,8 @@ class ExchangeRepository:
             "workspace": workspace, "started_at": exchange.started_at, "duration_ms": float(exchange.duration_ms),
             "service": exchange.service, "transaction": exchange.transaction, "action": exchange.action,
             "http_status": exchange.http_status, "request_content_type": exchange.request_content_type,
-            "request": exchange.request, "response_content_type": exchange.response_content_type,
-            "response": exchange.response,
+            "request": _compress(exchange.request), "response_content_type": exchange.response_content_type,
+            "response": _compress(exchange.response), "body_codec": BODY_CODEC,
             "principal": dict(exchange.principal) if exchange.principal is not None else None,
             "patient_ins": exchange.patient_ins, "professional": exchange.professional,
             "verdict": exchange.verdict, "findings": [f.as_dict() for f in exchange.findings],

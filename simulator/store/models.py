@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-SCHEMA_VERSION = 2  # 2: conformance_runs
+SCHEMA_VERSION = 3  # 2: conformance_runs; 3: exchanges.body_codec
 """Bump with an entry in ``db.MIGRATIONS`` (additive changes only: new tables via ``create_all``, new columns
 or indexes via the migration step)."""
 
@@ -284,6 +284,8 @@ exchanges = Table(
     Column("request", LargeBinary),
     Column("response_content_type", String),
     Column("response", LargeBinary),
+    # how request and response are stored: NULL as sent, "zstd" compressed (see store.exchanges)
+    Column("body_codec", String(8)),
     Column("principal", _json()),
     Column("patient_ins", String(15)),
     Column("professional", String(64)),

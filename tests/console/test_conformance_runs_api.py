@@ -108,7 +108,7 @@ def test_schema_version_1_is_migrated(tmp_path):
             conn.execute(text("DROP TABLE conformance_runs"))
             conn.execute(text("UPDATE schema_version SET version = 1"))
     with Store(url) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.schema_version() == SCHEMA_VERSION == 3
         _round_trip(store)
 
 

@@ -699,6 +699,55 @@ def test_exchange_log_filters_paging_and_polling(store: Store, ws: str) -> None:
         assert [x.id for x in tx.exchanges.list(ws)] == [newest]
 
 
+
+def test_exchange_bodies_are_stored_compressed_and_read_back_as_exchanged(store: Store, ws: str) -> None:
+    answer = b"<rim:ExtrinsicObject id='x'>" + b"<rim:Slot name='s'><rim:Value>v</rim:Value></rim:Slot>" * 5000
+    noise = os.urandom(4096)  # incompressible bodies round-trip too
+    with store.transaction() as tx:
+        big = tx.exchanges.append(ws, exchange(response=answer, request=noise))
+        empty = tx.exchanges.append(ws, exchange(request=b"", response=None))
+    with store.engine.connect() as conn:
+        stored = conn.execute(select(models.exchanges.c.response, models.exchanges.c.body_codec)
+                              .where(models.exchanges.c.id == big)).one()
+    assert stored.body_codec == "zstd" and len(stored.response) < len(answer) // 10
+    with store.transaction(readonly=True) as tx:
+        assert (tx.exchanges.get(ws, big).response, tx.exchanges.get(ws, big).request) == (answer, noise)
+        assert [x.response for x in tx.exchanges.list(ws, include_bodies=True)] == [None, answer]
+        assert (tx.exchanges.get(ws, empty).request, tx.exchanges.get(ws, empty).response) == (b"", None)
+
+
+def test_exchange_lines_written_before_compression_are_read_as_they_are(store: Store, ws: str) -> None:
+    with store.transaction() as tx:
+        line = tx.exchanges.append(ws, exchange())
+    with store.engine.begin() as conn:  # what a version-2 database holds: raw bodies, no codec
+        conn.execute(models.exchanges.update().where(models.exchanges.c.id == line)
+                     .values(request=b"<raw-req/>", response=b"<raw-resp/>", body_codec=None))
+    with store.transaction(readonly=True) as tx:
+        assert (tx.exchanges.get(ws, line).request, tx.exchanges.get(ws, line).response) == (b"<raw-req/>",
+                                                                                            b"<raw-resp/>")
+    with store.engine.begin() as conn:
+        conn.execute(models.exchanges.update().where(models.exchanges.c.id == line).values(body_codec="brotli"))
+    with store.transaction(readonly=True) as tx, pytest.raises(ValueError, match="unknown codec 'brotli'"):
+        tx.exchanges.get(ws, line)
+
+
+def test_schema_version_2_gains_the_body_codec_column(tmp_path) -> None:
+    url = sqlite_url(tmp_path / "v2.db")
+    with Store(url) as old:
+        with old.transaction() as tx:
+            kept = tx.exchanges.append(DEFAULT_WORKSPACE, exchange())
+        with old.engine.begin() as conn:  # back to version 2: raw bodies, no codec column
+            conn.execute(text("UPDATE exchanges SET request = x'3c612f3e', response = NULL"))
+            conn.execute(text("ALTER TABLE exchanges DROP COLUMN body_codec"))
+            conn.execute(text("UPDATE schema_version SET version = 2"))
+    with Store(url) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 3
+        with store.transaction() as tx:
+            assert tx.exchanges.get(DEFAULT_WORKSPACE, kept).request == b"<a/>"
+            new = tx.exchanges.append(DEFAULT_WORKSPACE, exchange(response=b"<b/>" * 100))
+        with store.transaction(readonly=True) as tx:
+            assert tx.exchanges.get(DEFAULT_WORKSPACE, new).response == b"<b/>" * 100
+
 # -- controls --------------------------------------------------------------------------------------------
 def test_faults_are_consumed_with_an_atomic_count(store: Store, ws: str) -> None:
     with store.transaction() as tx:
