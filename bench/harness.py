@@ -96,7 +96,7 @@ class LiveServer:
         if self.workers == 1:
             return [self.process.pid]
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        return [int(pid) for pid in children]
+        return [int(pid) for pid in children if not _is_resource_tracker(int(pid))]
 
     def kill(self) -> None:
         """SIGKILL, no shutdown of any kind (the whole process group)."""
@@ -126,6 +126,14 @@ class LiveServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def _is_resource_tracker(pid: int) -> bool:
+    """multiprocessing's helper process (started with spawned workers), which serves nothing."""
+    try:
+        return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def serving_pid(server_port: int, client_port: int, candidates: list[int]) -> int | None:

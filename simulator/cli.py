@@ -142,10 +142,15 @@ def _serve(settings: Settings) -> None:
 
         from .config import to_environment
 
+        from . import workers
+
         runtime.store.dispose()
         os.environ.update(to_environment(settings))  # the workers build their runtime from these
-        uvicorn.run("segur_sandbox.simulator.app:app_from_environment", factory=True, workers=settings.workers,
-                    host=settings.host, port=settings.port, log_level="info", **tls)
+        if workers.available():  # one listening socket per worker: the kernel spreads the connections
+            workers.run(settings.host, settings.port, settings.workers, {"log_level": "info", **tls})
+        else:
+            uvicorn.run(workers.APP, factory=True, workers=settings.workers, host=settings.host, port=settings.port,
+                        log_level="info", **tls)
         return
     app = create_app(runtime, max_body_bytes=settings.max_body_bytes, cards_dir=settings.data_dir / "cards")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", **tls)
