@@ -76,7 +76,8 @@ def _insi(d: dict) -> Iterator[Row]:
 def _dmp(d: list) -> Iterator[Row]:
     for r in d:
         f, s = r.get("feeds", {}), r.get("searches", {})
-        yield ("dmp_load", f"{r.get('database')}: ITI-41 feeds, {r.get('clients')} clients",
+        yield ("dmp_load", f"{r.get('database')}: ITI-41 feeds, {r.get('clients')} clients, "
+                           f"{r.get('workers', 1)} worker(s)",
                f"{f.get('per_s')} feeds/s, p95 {f.get('p95_ms')} ms, {f.get('failed')} failed")
         yield ("dmp_load", f"{r.get('database')}: ITI-18 FindDocuments ({s.get('documents_per_answer')} documents)",
                f"{s.get('per_s')} searches/s, p95 {s.get('p95_ms')} ms, {s.get('failed')} failed")
