@@ -269,6 +269,8 @@ class Store:
         self.engine.dispose()
         if self._reader is not self.engine:
             self._reader.dispose()
+        if self._writer is not None:
+            self._writer.close()
 
     close = dispose
 
@@ -287,9 +289,10 @@ class _WriterLock:
     def __init__(self, database: Path | None) -> None:
         self._thread = threading.RLock()
         self._depth = 0  # only read or written by the thread holding ``_thread``
+        self._path = f"{database}-writer.lock" if database is not None and _flock is not None else None
+        # opened on first use and closed by ``close`` (``Store.dispose``): a process forked with it open would share
+        # the open file, and with it the lock
         self._file: Any = None
-        if database is not None and _flock is not None:
-            self._file = open(f"{database}-writer.lock", "a+b")  # noqa: SIM115 - lives as long as the store
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -298,16 +301,25 @@ class _WriterLock:
             return
         try:
             self._depth += 1
-            if self._depth == 1 and self._file is not None:
+            locked = self._depth == 1 and self._path is not None
+            if locked:
+                if self._file is None:
+                    self._file = open(self._path, "a+b")  # noqa: SIM115 - kept open between writes
                 _flock(self._file.fileno(), _LOCK_EX)
             try:
                 yield
             finally:
-                if self._depth == 1 and self._file is not None:
+                if locked and self._file is not None:  # None: closed meanwhile, which released it
                     _flock(self._file.fileno(), _LOCK_UN)
                 self._depth -= 1
         finally:
             self._thread.release()
+
+    def close(self) -> None:
+        with self._thread:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
 try:

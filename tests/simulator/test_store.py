@@ -700,6 +700,32 @@ def test_exchange_log_filters_paging_and_polling(store: Store, ws: str) -> None:
 
 
 
+@pytest.mark.skipif(os.name == "nt", reason="flock is POSIX")
+def test_sqlite_writers_hold_a_file_lock_other_processes_wait_for(tmp_path) -> None:
+    import fcntl
+
+    def lock_is_free(path) -> bool:
+        with open(path, "a+b") as other:  # another open file: what another worker process would hold
+            try:
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+            return True
+
+    database = tmp_path / "sandbox.db"
+    lock = tmp_path / "sandbox.db-writer.lock"
+    with Store(sqlite_url(database)) as store:
+        with store.transaction() as tx:
+            tx.exchanges.append(DEFAULT_WORKSPACE, exchange())
+            assert not lock_is_free(lock)
+            with store.transaction(readonly=True) as reader:  # readers take no lock
+                assert reader.exchanges.count(DEFAULT_WORKSPACE) == 0
+        assert lock_is_free(lock)
+        with store.transaction(readonly=True):
+            assert lock_is_free(lock)
+    assert lock_is_free(lock)  # dispose closed it
+
 def test_exchange_bodies_are_stored_compressed_and_read_back_as_exchanged(store: Store, ws: str) -> None:
     answer = b"<rim:ExtrinsicObject id='x'>" + b"<rim:Slot name='s'><rim:Value>v</rim:Value></rim:Slot>" * 5000
     noise = os.urandom(4096)  # incompressible bodies round-trip too
