@@ -230,6 +230,12 @@ def register(tx: store.UnitOfWork, workspace: str, submission: xds.Submission, *
     """Store a (validated) feeding atomically; store refusals become ``XdsError``."""
     records, _ = registry_submission(submission, patient_ins=patient_ins, now=now, submitter=submitter,
                                      new_id=new_id)
+    return store_submission(tx, workspace, records)
+
+
+def store_submission(tx: store.UnitOfWork, workspace: str, records: store.Submission
+                     ) -> tuple[store.DocumentEntry, ...]:
+    """Store the rows ``registry_submission`` made, atomically; store refusals become ``XdsError``."""
     try:
         return tx.documents.register_submission(workspace, records)
     except store.StoreError as exc:

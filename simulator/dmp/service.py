@@ -80,11 +80,18 @@ class Call:
     message: SoapMessage
     operation: Operation
     principal: Principal
-    tx: UnitOfWork
     runtime: Runtime
     workspace_settings: Mapping[str, Any]
     findings: list[Finding] = field(default_factory=list)
     patient_ins: str | None = None
+    unit_of_work: UnitOfWork | None = None  # None while the transaction's preparer runs (see ``Preparer``)
+    prepared: Any = None  # what the preparer found, for the handler
+
+    @property
+    def tx(self) -> UnitOfWork:
+        if self.unit_of_work is None:
+            raise RuntimeError("no unit of work: a preparer runs before the transaction and must not use the store")
+        return self.unit_of_work
 
     @property
     def body(self) -> etree._Element:
@@ -103,12 +110,22 @@ class Call:
 
 
 Handler = Callable[[Call], Reply]
+Preparer = Callable[[Call], Any]
+"""The part of a transaction that needs no database (parsing, metadata and signature checks): run before the unit
+of work, its result in ``call.prepared``. On SQLite a write unit of work holds the one writer lock of every worker
+process, so what runs outside it runs in parallel."""
 
 
 def _handlers() -> dict[str, Handler]:
     from .handlers import HANDLERS  # late import: handlers import this module's types
 
     return HANDLERS
+
+
+def _preparers() -> dict[str, Preparer]:
+    from .handlers import PREPARERS
+
+    return PREPARERS
 
 
 class UnknownWorkspace(DmpFault):
@@ -142,12 +159,14 @@ class _Trace:
     # set when the log line was committed with the handler's own unit of work (see DmpService._run)
     logged: bool = False
     live_checked: bool = False  # the live conformance findings are in ``findings``
+    # computed before the handler's unit of work (they only read the request), appended after its own findings
+    live: list[Finding] | None = None
 
 
 def _add_live_findings(trace: _Trace, message: SoapMessage | None) -> None:
     if not trace.live_checked:
         trace.live_checked = True
-        trace.findings += live_findings(message)
+        trace.findings += trace.live if trace.live is not None else live_findings(message)
 
 
 class DmpService:
@@ -238,12 +257,17 @@ class DmpService:
             raise DmpFault("DMPVIHFInvalid", "VIHF invalide : attribut obligatoire "
                            "urn:oasis:names:tc:xacml:2.0:resource:resource-id absent")
         read_only = operation.transaction in READ_ONLY and store.dialect == "sqlite"
-        call = None
+        call = Call(workspace=workspace, now=now, message=message, operation=operation, principal=principal,
+                    runtime=self.runtime, workspace_settings=ws.settings, findings=trace.findings)
         exchange = None
+        # outside the write unit of work, which on SQLite holds the writer lock of every worker process
+        trace.live = live_findings(message)
         try:
+            prepare = _preparers().get(operation.transaction)
+            if prepare is not None:
+                call.prepared = prepare(call)
             with store.transaction(readonly=read_only) as tx:
-                call = Call(workspace=workspace, now=now, message=message, operation=operation, principal=principal,
-                            tx=tx, runtime=self.runtime, workspace_settings=ws.settings, findings=trace.findings)
+                call.unit_of_work = tx
                 result = handler(call)
                 trace.patient_ins = result.patient_ins or call.patient_ins
                 reply = self._encode(result, message, operation)
@@ -254,7 +278,7 @@ class DmpService:
                     if not append_exchange(tx, workspace, exchange):
                         exchange = None
         finally:
-            if call is not None and trace.patient_ins is None:  # the handler raised: what it had learnt
+            if trace.patient_ins is None:  # the handler raised: what it had learnt
                 trace.patient_ins = call.patient_ins
         if exchange is not None:  # committed with the call
             trace.logged = True

@@ -194,6 +194,37 @@ def test_fed_document_is_found_with_its_metadata_and_retrieved_byte_identical(sa
     assert documents[0].content == cda  # byte-identical to what was fed
 
 
+
+def test_a_feed_is_checked_before_its_write_transaction_and_outside_the_writer_lock(sandbox, gp, patient,
+                                                                                  monkeypatch):
+    """Parsing, metadata and XAdES checks hold no SQLite writer lock (every worker's writes would wait for them);
+    a preparer cannot reach the store."""
+    import fcntl
+
+    from segur_sandbox.simulator.dmp import handlers
+
+    lock = f"{sandbox.runtime.store.url.database}-writer.lock"
+    seen = []
+
+    def watched(call):
+        with pytest.raises(RuntimeError, match="no unit of work"):
+            call.tx  # noqa: B018
+        with open(lock, "a+b") as other:  # what another worker process would do: it must not have to wait
+            fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+        prepared = prepare(call)
+        seen.append(prepared)
+        return prepared
+
+    prepare = handlers.PREPARERS["TD2.1"]
+    monkeypatch.setitem(handlers.PREPARERS, "TD2.1", watched)
+    accepted(gp.feed(patient, gp.submission(patient, seed=11)))
+    assert len(seen) == 1 and seen[0].records is not None and not seen[0].signature_problems
+    assert len(clinical(gp.found(patient))) == 1
+    refused(gp.feed(patient, gp.submission(patient, seed=12, signed_content=b"<autre/>")),
+            "XDSRegistryMetadataError", "XAdES")
+    assert seen[1].records is None and seen[1].signature_problems  # checked before, answered after access
+
 def test_inline_base64_feeding_works_too(sandbox, gp, patient):
     submission = gp.submission(patient, seed=2)
     accepted(gp.feed(patient, submission, mtom=False))

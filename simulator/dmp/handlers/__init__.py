@@ -1,7 +1,7 @@
 """One handler per DMP transaction, keyed by the transaction id the action catalogue gives."""
 from __future__ import annotations
 
-from ..service import Handler
+from ..service import Handler, Preparer
 from . import habilitations, patients, registry, repository
 
 HANDLERS: dict[str, Handler] = {
@@ -17,4 +17,9 @@ HANDLERS: dict[str, Handler] = {
     "TD3.2": repository.retrieve,
     "TD3.1": registry.find,
     "TD3.3": registry.update_document_set,  # TD3.3a–d: one ITI-57 operation, told apart per document
+}
+
+# The database-free part of a transaction, run before its unit of work (service.Preparer).
+PREPARERS: dict[str, Preparer] = {
+    "TD2.1": repository.prepare_feed,
 }

@@ -9,6 +9,7 @@ Every XDS error or warning answered is also a finding of the exchange log.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ... import store
@@ -56,34 +57,66 @@ def by_structure(call: Call) -> bool:
 
 # --- TD2.1 / TD2.2: ITI-41 ----------------------------------------------------------------------------------------
 
+@dataclass
+class PreparedFeed:
+    """What an ITI-41 request is, checked without the database (``prepare_feed``)."""
+
+    submission: xds.Submission | None
+    parse_error: XdsError | None = None
+    problems: list[XdsError] = field(default_factory=list)  # the submission's warnings and metadata checks
+    signature_problems: list[XdsError] = field(default_factory=list)  # XAdES, when the metadata had no error
+    signature_notes: list[store.Finding] = field(default_factory=list)
+    records: store.Submission | None = None  # the rows to store, when every check above passed
+
+
+def prepare_feed(call: Call) -> PreparedFeed:
+    """Parsing, metadata and XAdES checks: the bulk of a feed's work, run before its write transaction (outside
+    SQLite's writer lock). The handler then applies the results in the order the DMP checks them: access first."""
+    vihf_patient = call.principal.patient
+    assert vihf_patient is not None  # the pipeline refuses a patient-level call without resource-id
+    try:
+        submission = xds.parse_provide_and_register(call.message)
+    except XdsError as exc:
+        return PreparedFeed(None, parse_error=exc)
+    require_xades = bool(_setting(call, "require_xades", call.runtime.require_xades))
+    caller = xds.Caller(ps_id=call.principal.name_id, structure_id=call.principal.structure_id,
+                        by_structure=by_structure(call))
+    prepared = PreparedFeed(submission, problems=[*submission.warnings, *xds.validate_provide_and_register(
+        submission, expected_patient=vihf_patient.cx(), require_signature=require_xades,
+        options=validation_options(call), caller=caller)])
+    if require_xades and not xds.has_errors(prepared.problems):
+        prepared.signature_problems = _check_signature(call, submission, prepared.signature_notes)
+    if not xds.has_errors([*prepared.problems, *prepared.signature_problems]):
+        patient = _submission_patient(submission) or vihf_patient
+        prepared.records, _ = feeding.registry_submission(submission, patient_ins=patient.ins, now=call.now,
+                                                          submitter=call.principal.name_id)
+    return prepared
+
+
 def provide_and_register(call: Call) -> Reply:
     vihf_patient = call.principal.patient
     assert vihf_patient is not None  # the pipeline refuses a patient-level call without resource-id
     call.patient_ins = vihf_patient.ins
-    try:
-        submission = xds.parse_provide_and_register(call.message)
-    except XdsError as exc:
-        return Reply(xds.registry_response(record_findings(call, [exc])))
+    prepared: PreparedFeed = call.prepared if call.prepared is not None else prepare_feed(call)
+    submission = prepared.submission
+    if submission is None:
+        assert prepared.parse_error is not None
+        return Reply(xds.registry_response(record_findings(call, [prepared.parse_error])))
     patient = _submission_patient(submission) or vihf_patient
     call.expect_patient(patient)
     action = "TD2.2" if column_for(call.principal, is_mt=False) == 10 else "TD2.1"
     open_dmp(call, patient.ins, action)
 
-    require_xades = bool(_setting(call, "require_xades", call.runtime.require_xades))
-    caller = xds.Caller(ps_id=call.principal.name_id, structure_id=call.principal.structure_id,
-                        by_structure=by_structure(call))
-    problems = [*submission.warnings, *xds.validate_provide_and_register(
-        submission, expected_patient=vihf_patient.cx(), require_signature=require_xades,
-        options=validation_options(call), caller=caller)]
+    problems = list(prepared.problems)
     if not xds.has_errors(problems):
-        if require_xades:
-            problems += _check_signature(call, submission)
+        call.findings.extend(prepared.signature_notes)
+        problems += prepared.signature_problems
         problems += _check_replacements(call, submission, patient.ins)
     if xds.has_errors(problems):
         return Reply(xds.registry_response(record_findings(call, problems)), patient_ins=patient.ins)
+    assert prepared.records is not None  # made when the checks without the database passed, as they did
     try:
-        feeding.register(call.tx, call.workspace, submission, patient_ins=patient.ins, now=call.now,
-                         submitter=call.principal.name_id)
+        feeding.store_submission(call.tx, call.workspace, prepared.records)
     except XdsError as exc:
         problems.append(exc)
     return Reply(xds.registry_response(record_findings(call, problems)), patient_ins=patient.ins)
@@ -95,7 +128,7 @@ def _submission_patient(submission: xds.Submission) -> PatientRef | None:
     return PatientRef(cx.id, cx.oid) if cx is not None else None
 
 
-def _check_signature(call: Call, submission: xds.Submission) -> list[XdsError]:
+def _check_signature(call: Call, submission: xds.Submission, notes: list[store.Finding]) -> list[XdsError]:
     """The XAdES document must verify against this submission: its uniqueIds and the documents' bytes."""
     submission_set = submission.submission_set
     assert submission_set is not None and submission_set.unique_id
@@ -112,7 +145,7 @@ def _check_signature(call: Call, submission: xds.Submission) -> list[XdsError]:
         verdict = verify_submission_signature(submission.documents.get(entry.id, b""), pki=call.runtime.pki,
                                               now=call.now, expected=expected, unchecked=unchecked)
         for note in verdict.notes:
-            call.findings.append(store.Finding("XADES-NOTE", "info", note, entry.id))
+            notes.append(store.Finding("XADES-NOTE", "info", note, entry.id))
         if not verdict.ok:
             errors.append(XdsError(XDS_REGISTRY_METADATA_ERROR, f"Signature XAdES invalide ({verdict.reason}) : "
                                    f"{verdict.detail}", entry.id))
