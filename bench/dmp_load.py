@@ -32,38 +32,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import email.message
 import json
 import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import httpx
-from lxml import etree
-from sqlalchemy import create_engine, text
-
-from segur_sandbox.fixtures.documents import DocumentContext, build_document
-from segur_sandbox.fixtures.documents.cda import uuid_oid
-from segur_sandbox.fixtures.professionals import ProfessionalDirectory
-from segur_sandbox.simulator.dmp import xds
-from segur_sandbox.simulator.dmp.xds import compose
+from harness import FeedRequest, LiveServer, Pipeline, pg_database
 from segur_sandbox.simulator.pki import TestPKI
-from segur_sandbox.simulator.security.principal import PatientRef
-from segur_sandbox.simulator.testing import DmpTestClient
+from segur_sandbox.simulator.soap import parse_request
 
-PG_ADMIN = os.environ.get("SEGUR_SANDBOX_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SEED = 1
 HOST = "127.0.0.1"
 REPOSITORY = "/si-dmp-server/v2/services/repository"
@@ -78,31 +62,6 @@ TARGET_SEARCHES_PER_S, TARGET_P95_MS, TARGET_RATE, TARGET_FEEDS_PER_S = 300.0, 5
 
 
 # ------------------------------------------------------------------------------------------------ server and data
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _start_server(data_dir: Path, db: str | None, patients: int, workers: int) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "segur_sandbox.simulator.cli", "serve", "--data-dir", str(data_dir), "--port",
-           str(port), "--patients", str(patients), "--documents-per-patient", "0", "--seed", str(SEED),
-           "--workers", str(workers)]
-    if db:
-        cmd += ["--db", db]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://{HOST}:{port}/health", timeout=1).status_code == 200:
-                return server, port
-        except httpx.TransportError:
-            time.sleep(0.3)
-    server.kill()
-    raise SystemExit("the server did not start")
-
-
 def _http_request(port: int, path: str, body: bytes, content_type: str) -> bytes:
     """The whole HTTP/1.1 request, built once so that sending it costs one write."""
     head = (f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: {content_type}\r\n"
@@ -118,48 +77,25 @@ class Prepared:
     cda_bytes: list[int]  # size of every fed CDA
 
 
-def _prepare(port: int, data_dir: Path, feeds: int) -> Prepared:
-    directory = ProfessionalDirectory(SEED, 60)
-    professional = directory.professionals[0]
-    structure = directory.structures_by_id[professional["structure_id"]]
-    pki = TestPKI.open(data_dir / "pki", SEED)
-    signer = pki.professional(professional, structure, usage="sign")
-    cda_sizes: list[int] = []
-    with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=60) as http:
-        listing = http.get("/api/workspaces/default/patients", params={"dmp_state": "OPEN", "limit": 500}).json()
-        records = [http.get(f"/api/workspaces/default/patients/{p['ins']}").json()["record"]
-                   for p in listing["items"]]
-        for record in records:
-            ins = record["ins"]["nir"] + record["ins"]["key"]
-            response = http.put(f"/api/workspaces/default/patients/{ins}/authorizations/{professional['id_nat']}",
-                                json={"status": "VALIDE", "expires_at": None})
-            response.raise_for_status()
-        client = DmpTestClient(http, pki, professional, structure)
+def _prepare(server: LiveServer, feeds: int) -> Prepared:
+    """The scenario professional authorised on every open DMP; 50 warm-up feeds to the searched patient, ``feeds``
+    over the others (a CR-CONSULTATION padded to CDA_MIN_BYTES, XAdES, MTOM), the search: all built and signed now."""
+    pipeline = Pipeline(server.base, TestPKI.open(server.data_dir / "pki", SEED), SEED)
+    try:
+        target, *others = pipeline.authorise(limit=500)
         rng = random.Random(42)
-        now = datetime.now(timezone.utc)
 
-        def feed(record: dict) -> bytes:
-            patient = PatientRef(record["ins"]["nir"] + record["ins"]["key"], record["ins"]["oid"])
-            ctx = DocumentContext(record, professional, structure, now, random.Random(rng.getrandbits(64)),
-                                  min_bytes=CDA_MIN_BYTES)
-            cda = build_document("CR-CONSULTATION", ctx)
-            cda_sizes.append(len(cda))
-            submission = compose.signed_feeding(cda, signer=signer, submission_set_unique_id=uuid_oid(rng),
-                                                signature_unique_id=uuid_oid(rng), source_id="1.2.250.1.999.9",
-                                                submitted=now)
-            body, attachments = xds.provide_and_register_mtom(submission)
-            data, ctype = client.encode("repository", body, patient=patient, attachments=attachments)
-            return _http_request(port, REPOSITORY, data, ctype)
+        def feed(record: dict[str, Any]) -> FeedRequest:
+            return pipeline.feed(record, rng, min_bytes=CDA_MIN_BYTES)
 
-        target, others = records[0], records[1:]
         warm = [feed(target) for _ in range(SEARCH_DOCUMENTS)]
         load = [feed(others[i % len(others)]) for i in range(feeds)]
-        patient = PatientRef(target["ins"]["nir"] + target["ins"]["key"], target["ins"]["oid"])
-        query = xds.StoredQuery.of("FindDocuments", {
-            "$XDSDocumentEntryPatientId": patient.cx(),
-            "$XDSDocumentEntryStatus": ["urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"]})
-        data, ctype = client.encode("registry", xds.adhoc_query_request(query), patient=patient)
-    return Prepared(warm, load, _http_request(port, REGISTRY, data, ctype), cda_sizes)
+        search = _http_request(server.port, REGISTRY, *pipeline.search(target))
+    finally:
+        pipeline.close()
+    return Prepared([_http_request(server.port, REPOSITORY, f.body, f.content_type) for f in warm],
+                    [_http_request(server.port, REPOSITORY, f.body, f.content_type) for f in load],
+                    search, [f.cda_bytes for f in (*warm, *load)])
 
 
 # ------------------------------------------------------------------------------------------------ lean HTTP client
@@ -375,23 +311,7 @@ async def _open_loop(port: int, request: bytes, clients: int, rate: float, secon
 
 
 # ------------------------------------------------------------------------------------------------ answer check
-def _xml_part(answer: Answer) -> bytes:
-    """The SOAP envelope of an answer: the body itself, or the XML root part of an MTOM multipart."""
-    header = email.message.Message()
-    header["content-type"] = answer.headers.get(b"content-type", b"").decode("latin-1")
-    if header.get_content_maintype() != "multipart":
-        return answer.body
-    boundary = header.get_param("boundary")
-    if not isinstance(boundary, str):
-        raise SystemExit(f"multipart answer without a boundary: {header['content-type']}")
-    for part in answer.body.split(b"--" + boundary.encode("latin-1"))[1:]:
-        head, _, content = part.partition(b"\r\n\r\n")
-        if b"xml" in head.lower():  # application/xop+xml or application/soap+xml
-            return content.removesuffix(b"\r\n")
-    raise SystemExit(f"no XML part in the multipart answer ({header['content-type']})")
-
-
-async def _check_search(port: int, request: bytes) -> None:
+async def _check_search(port: int, request: bytes) -> int:
     """One FindDocuments answer parsed in full: the timed phases only check a substring, so a server answering
     fast with the wrong content must be caught here."""
     connection = Connection(port)
@@ -401,12 +321,12 @@ async def _check_search(port: int, request: bytes) -> None:
         await connection.close()
     if answer.status != 200:
         raise SystemExit(f"FindDocuments answered HTTP {answer.status}: {answer.body[:1500]!r}")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
-    root = etree.fromstring(_xml_part(answer), parser)
-    found = sum(1 for _ in root.iter(EXTRINSIC_OBJECT))
+    message = parse_request(answer.body, answer.headers.get(b"content-type", b"").decode("latin-1"))
+    found = sum(1 for _ in message.body_element.iter(EXTRINSIC_OBJECT))
     if found != SEARCH_DOCUMENTS or SUCCESS not in answer.body:
         raise SystemExit(f"FindDocuments answered {found} ExtrinsicObject(s), expected {SEARCH_DOCUMENTS} "
                          "with a Success status: the bench would measure failures")
+    return len(answer.body)
 
 
 # ------------------------------------------------------------------------------------------------ the bench
@@ -428,20 +348,12 @@ def _machine() -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _database(db_kind: str) -> Iterator[str | None]:
-    """The server's database URL (None: its default SQLite), a fresh PostgreSQL database dropped afterwards."""
+    """The server's database URL: None (its default SQLite file) or a fresh PostgreSQL database."""
     if db_kind != "postgresql":
         yield None
         return
-    name = f"sandbox_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with pg_database() as url:
+        yield url
 
 
 def _figures(tally: Tally) -> dict[str, Any]:
@@ -453,34 +365,30 @@ def _figures(tally: Tally) -> dict[str, Any]:
 
 
 async def _phases(port: int, prepared: Prepared, clients: int, seconds: float,
-                  rate: float) -> tuple[Tally, Tally, Tally]:
+                  rate: float) -> tuple[Tally, Tally, Tally, int]:
     warm = await _closed_loop(port, prepared.warm, clients)
     if warm.failed:
         raise SystemExit(f"{warm.failed} of the {len(prepared.warm)} warm-up feeds failed (BENCH_DEBUG=1 shows why)")
     feeds = await _closed_loop(port, prepared.load, clients)
-    await _check_search(port, prepared.search)
+    answer_bytes = await _check_search(port, prepared.search)
     closed = await _closed_loop(port, [prepared.search], clients, seconds)
     opened = await _open_loop(port, prepared.search, clients, rate, seconds)
-    return feeds, closed, opened
+    return feeds, closed, opened, answer_bytes
 
 
 def bench(db_kind: str, clients: int, feeds: int, seconds: float, rate: float, patients: int, workers: int,
           machine: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, _database(db_kind) as db:
-        server, port = _start_server(Path(tmp), db, patients, workers)
-        try:
-            prepared = _prepare(port, Path(tmp), feeds)
-            feed, closed, opened = asyncio.run(_phases(port, prepared, clients, seconds, rate))
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+        with LiveServer(Path(tmp) / "data", db=db, workers=workers, patients=patients, seed=SEED) as server:
+            prepared = _prepare(server, feeds)
+            feed, closed, opened, answer_bytes = asyncio.run(_phases(server.port, prepared, clients, seconds, rate))
     open_figures = _figures(opened)
     achieved = open_figures.pop("per_s")
     return {
         "database": db_kind, "clients": clients, "workers": workers,
         "cda_bytes": round(statistics.mean(prepared.cda_bytes)), "cda_min_bytes": CDA_MIN_BYTES,
         "feeds": _figures(feed),
-        "searches": {**_figures(closed), "documents_per_answer": SEARCH_DOCUMENTS},
+        "searches": {**_figures(closed), "documents_per_answer": SEARCH_DOCUMENTS, "answer_bytes": answer_bytes},
         "searches_open_loop": {"offered_per_s": rate, "achieved_per_s": achieved, **open_figures,
                                "unsent": opened.unsent, "kept_up": achieved >= KEPT_UP * rate},
         "machine": machine,
@@ -500,6 +408,7 @@ def _report(r: dict[str, Any]) -> None:
           f"generator {f['generator_cpu_s']} s CPU)")
     print(f"{'':>10}  ITI-18 closed loop: {s['per_s']} searches/s, p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
           f"p99 {s['p99_ms']} ms ({s['count']} searches of {s['documents_per_answer']} documents, "
+          f"{s.get('answer_bytes', '?')} B answer, "
           f"{s['failed']} failed, generator {s['generator_cpu_s']} s CPU)")
     print(f"{'':>10}  ITI-18 open loop at {o['offered_per_s']}/s: achieved {o['achieved_per_s']}/s, "
           f"p50 {o['p50_ms']} ms, p95 {o['p95_ms']} ms, p99 {o['p99_ms']} ms from the due time "

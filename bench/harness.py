@@ -223,6 +223,7 @@ class FeedRequest:
     submission_set_unique_id: str
     documents: dict[str, tuple[str, int]]  # uniqueId -> (sha1 hex, size): the CDA and its XAdES document
     patient_ins: str
+    cda_bytes: int
 
 
 @dataclass
@@ -285,7 +286,9 @@ class Pipeline:
 
         return PatientRef(record["ins"]["nir"] + record["ins"]["key"], record["ins"]["oid"])
 
-    def feed(self, record: dict[str, Any], rng: random.Random, kind: str = "CR-CONSULTATION") -> FeedRequest:
+    def feed(self, record: dict[str, Any], rng: random.Random, kind: str = "CR-CONSULTATION",
+             min_bytes: int | None = None) -> FeedRequest:
+        """``min_bytes``: pad the (N1) CDA to at least that size (``DocumentContext.min_bytes``)."""
         from segur_sandbox.fixtures.documents import DocumentContext, build_document
         from segur_sandbox.fixtures.documents.cda import uuid_oid
         from segur_sandbox.simulator.dmp import xds
@@ -293,7 +296,7 @@ class Pipeline:
 
         now = datetime.now(timezone.utc)  # the CDA and XAdES times stay real: a shifted clock only moves the VIHF
         cda = build_document(kind, DocumentContext(record, self.professional, self.structure, now,
-                                                   random.Random(rng.getrandbits(64))))
+                                                   random.Random(rng.getrandbits(64)), min_bytes=min_bytes))
         submission = compose.signed_feeding(cda, signer=self.signer, submission_set_unique_id=uuid_oid(rng),
                                             signature_unique_id=uuid_oid(rng), source_id="1.2.250.1.999.9",
                                             submitted=now)
@@ -303,7 +306,7 @@ class Pipeline:
         documents = {entry.unique_id: (hashlib.sha1(submission.documents[entry.id]).hexdigest(),
                                        len(submission.documents[entry.id])) for entry in submission.entries}
         return FeedRequest(data, content_type, submission.submission_set.unique_id, documents,
-                           self.patient_ref(record).ins)
+                           self.patient_ref(record).ins, len(cda))
 
     def search(self, record: dict[str, Any]) -> tuple[bytes, str]:
         from segur_sandbox.simulator.dmp import xds

@@ -140,9 +140,8 @@ def _serve(settings: Settings) -> None:
     if settings.workers > 1:
         import os
 
-        from .config import to_environment
-
         from . import workers
+        from .config import to_environment
 
         runtime.store.dispose()
         os.environ.update(to_environment(settings))  # the workers build their runtime from these

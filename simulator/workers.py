@@ -5,8 +5,9 @@ every connection waiting, so a client with a few keep-alive connections (a vendo
 has them all on one worker while the others idle. With one ``SO_REUSEPORT`` socket per process, the kernel spreads
 new connections over the processes. Linux and the BSDs have it; elsewhere ``serve`` keeps uvicorn's workers.
 
-The supervisor starts the workers, restarts one that dies, and on SIGINT/SIGTERM stops them all (each finishes
-its requests: uvicorn's graceful shutdown).
+The supervisor starts the workers, restarts one that dies after it has served, stops everything when one ends
+while starting (restarting it would only fail again), and on SIGINT/SIGTERM stops them all (each finishes its
+requests: uvicorn's graceful shutdown).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ log = logging.getLogger("segur_sandbox.workers")
 
 APP = "segur_sandbox.simulator.app:app_from_environment"  # each worker builds its runtime from SEGUR_SANDBOX_*
 _STOP_GRACE_S = 30.0
+_START_UP_S = 20.0  # a worker that exits by itself sooner failed to start (bad TLS files…): restarting it would loop
 
 
 def available() -> bool:
@@ -45,7 +47,6 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
-    sock.set_inheritable(True)
     return sock
 
 
@@ -63,9 +64,12 @@ def run(host: str, port: int, workers: int, uvicorn_options: dict[str, Any]) -> 
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited threads or connections
     stopping = False
 
+    started: dict[int, float] = {}
+
     def start(index: int) -> multiprocessing.process.BaseProcess:
         process = context.Process(target=_worker, args=(host, port, uvicorn_options), name=f"worker-{index}")
         process.start()
+        started[index] = time.monotonic()
         return process
 
     def stop(signum: int, _frame: Any) -> None:
@@ -75,13 +79,20 @@ def run(host: str, port: int, workers: int, uvicorn_options: dict[str, Any]) -> 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     processes = [start(i) for i in range(workers)]
     log.info("started %d workers with one SO_REUSEPORT socket each on %s:%d", workers, host, port)
+    failure = None
     try:
-        while not stopping:
+        while not stopping and failure is None:
             for index, process in enumerate(processes):
-                if not process.is_alive() and not stopping:
-                    log.warning("worker %s (pid %s) exited with %s: starting another", process.name, process.pid,
-                                process.exitcode)
-                    processes[index] = start(index)
+                if process.is_alive() or stopping:
+                    continue
+                # killed by a signal (a negative exit code): whatever the moment, a new one can start
+                if process.exitcode is not None and process.exitcode >= 0 \
+                        and time.monotonic() - started[index] < _START_UP_S:
+                    failure = f"worker {process.name} exited with {process.exitcode} while starting"
+                    break
+                log.warning("worker %s (pid %s) exited with %s: starting another", process.name, process.pid,
+                            process.exitcode)
+                processes[index] = start(index)
             time.sleep(0.2)
     finally:
         for process in processes:
@@ -95,3 +106,5 @@ def run(host: str, port: int, workers: int, uvicorn_options: dict[str, Any]) -> 
                 process.join()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if failure is not None:
+        raise SystemExit(f"{failure}: the server is stopped (its output above says why)")

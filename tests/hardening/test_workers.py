@@ -65,3 +65,14 @@ def test_a_port_in_use_is_refused_even_by_a_reuse_port_listener():
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
     workers.check_port_free("127.0.0.1", port)  # nothing listens: no error
+
+
+def test_a_worker_that_cannot_start_stops_the_server_instead_of_restarting_for_ever(tmp_path):
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    missing = str(tmp_path / "absent.pem")
+    started = time.monotonic()
+    with pytest.raises(SystemExit, match="exited with 1 while starting"):
+        workers.run("127.0.0.1", port, 2, {"log_level": "warning", "ssl_certfile": missing, "ssl_keyfile": missing})
+    assert time.monotonic() - started < 60

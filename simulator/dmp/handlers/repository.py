@@ -62,6 +62,7 @@ class PreparedFeed:
     """What an ITI-41 request is, checked without the database (``prepare_feed``)."""
 
     submission: xds.Submission | None
+    patient: PatientRef | None = None  # the submission set's patient, else the VIHF's
     parse_error: XdsError | None = None
     problems: list[XdsError] = field(default_factory=list)  # the submission's warnings and metadata checks
     signature_problems: list[XdsError] = field(default_factory=list)  # XAdES, when the metadata had no error
@@ -81,13 +82,13 @@ def prepare_feed(call: Call) -> PreparedFeed:
     require_xades = bool(_setting(call, "require_xades", call.runtime.require_xades))
     caller = xds.Caller(ps_id=call.principal.name_id, structure_id=call.principal.structure_id,
                         by_structure=by_structure(call))
-    prepared = PreparedFeed(submission, problems=[*submission.warnings, *xds.validate_provide_and_register(
+    patient = _submission_patient(submission) or vihf_patient
+    prepared = PreparedFeed(submission, patient, problems=[*submission.warnings, *xds.validate_provide_and_register(
         submission, expected_patient=vihf_patient.cx(), require_signature=require_xades,
         options=validation_options(call), caller=caller)])
     if require_xades and not xds.has_errors(prepared.problems):
         prepared.signature_problems = _check_signature(call, submission, prepared.signature_notes)
     if not xds.has_errors([*prepared.problems, *prepared.signature_problems]):
-        patient = _submission_patient(submission) or vihf_patient
         prepared.records, _ = feeding.registry_submission(submission, patient_ins=patient.ins, now=call.now,
                                                           submitter=call.principal.name_id)
     return prepared
@@ -97,12 +98,12 @@ def provide_and_register(call: Call) -> Reply:
     vihf_patient = call.principal.patient
     assert vihf_patient is not None  # the pipeline refuses a patient-level call without resource-id
     call.patient_ins = vihf_patient.ins
-    prepared: PreparedFeed = call.prepared if call.prepared is not None else prepare_feed(call)
-    submission = prepared.submission
-    if submission is None:
+    prepared = call.prepared
+    assert isinstance(prepared, PreparedFeed)  # handlers.PREPARERS runs prepare_feed before the unit of work
+    submission, patient = prepared.submission, prepared.patient
+    if submission is None or patient is None:
         assert prepared.parse_error is not None
         return Reply(xds.registry_response(record_findings(call, [prepared.parse_error])))
-    patient = _submission_patient(submission) or vihf_patient
     call.expect_patient(patient)
     action = "TD2.2" if column_for(call.principal, is_mt=False) == 10 else "TD2.1"
     open_dmp(call, patient.ins, action)
