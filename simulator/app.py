@@ -24,6 +24,8 @@ from .exchanges import HttpReply, oversized_exchange, record_exchange
 from .store import DEFAULT_WORKSPACE
 
 DMP_PREFIX = "/si-dmp-server/v2/services"
+# threads of the DMP calls' own pool: most of them wait for a call slot (call_slots.py), which costs nothing
+SOAP_POOL_THREADS = 64
 DMP_SERVICES = ("patients", "patientsPDQ", "patientsSpecific", "habilitations", "registry", "repository")
 
 
@@ -58,11 +60,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _thread_runner(threads: int) -> Callable[..., Awaitable[Any]]:
-    """Run a (synchronous, CPU-bound) DMP call in a worker thread, at most ``threads`` at once (0: the shared pool
-    of 40). The calls hold the GIL nearly all the time, so 32 concurrent requests on 32 threads only take turns
-    in 5 ms slices: each one lasts longer, and on SQLite holds the write lock for its log line longer while the
-    others wait; queued in the event loop instead, a few threads served more requests per second for the same
-    CPU (see issue #3)."""
+    """Run a (synchronous) DMP call in a worker thread of its own pool (0: anyio's pool of 40, shared with the API).
+    How many of them run at once is the service's business (``Runtime.slots``, call_slots.py): the others wait
+    there at no cost, and a call sleeping on an injected latency does not count."""
     if threads <= 0:
         return run_in_threadpool
     limiter: anyio.CapacityLimiter | None = None
@@ -70,7 +70,7 @@ def _thread_runner(threads: int) -> Callable[..., Awaitable[Any]]:
     async def run(func: Callable[..., Any], *args: Any) -> Any:
         nonlocal limiter
         if limiter is None:  # made in the event loop, on first use
-            limiter = anyio.CapacityLimiter(threads)
+            limiter = anyio.CapacityLimiter(SOAP_POOL_THREADS)
         return await anyio.to_thread.run_sync(functools.partial(func, *args), limiter=limiter)
     return run
 

@@ -32,7 +32,7 @@ class Settings:
     # DMP: a TLS client certificate must fit the VIHF's Authentification_mode (CPx card in DIRECTE, the structure's
     # ORG AUTH_CLI in the indirect modes; security/tls_client.py). Off: any certificate the TLS layer accepted.
     tls_vihf_check: bool = True
-    soap_threads: int = 8  # DMP SOAP calls processed at once per server process (0: anyio's shared pool of 40)
+    soap_threads: int = 2  # DMP SOAP calls processed at once per server process (0: no limit, anyio's pool of 40)
 
     @property
     def database_url(self) -> str:

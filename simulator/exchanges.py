@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .soap import SoapMessage
-from .store import Exchange, Finding, Store, UnitOfWork
+from .store import Exchange, Finding, PreparedExchange, Store, UnitOfWork
 
 log = logging.getLogger("segur_sandbox.exchanges")
 
@@ -25,13 +26,14 @@ UNAVAILABLE = HttpReply(503, "text/plain; charset=utf-8", "Service temporairemen
 DROPPED = HttpReply(200, "text/plain", b"", drop_connection=True)
 
 
-def transport_fault(fault: Any) -> HttpReply | None:
+def transport_fault(fault: Any, sleep: Callable[[float], None] = time.sleep) -> HttpReply | None:
     """Apply an injected fault that acts below SOAP: latency waits (and lets the call go on), HTTP 503 and a dropped
-    connection answer instead of the service. Other kinds are the service's own business: None."""
+    connection answer instead of the service. Other kinds are the service's own business: None. ``sleep``: how
+    to wait (the DMP's gives its call slot back meanwhile)."""
     if fault is None:
         return None
     if fault.kind == "latency":
-        time.sleep(fault.params["ms"] / 1000)
+        sleep(fault.params["ms"] / 1000)
     elif fault.kind == "http_503":
         return UNAVAILABLE
     elif fault.kind == "drop_connection":
@@ -42,9 +44,11 @@ def transport_fault(fault: Any) -> HttpReply | None:
 def record_exchange(store: Store, workspace: str, exchange: Exchange, *, workspace_known: bool = False) -> None:
     """Append the exchange to the workspace's log; losing a log line must never lose the answer."""
     try:
+        # compressed before the unit of work: on SQLite it holds the writer lock every worker process queues on
+        prepared = PreparedExchange.of(workspace, exchange)
         with store.transaction() as tx:
             if workspace_known or tx.workspaces.get(workspace) is not None:
-                tx.exchanges.append(workspace, exchange)
+                tx.exchanges.append(workspace, prepared, savepoint=False)
     except Exception:  # noqa: BLE001
         log.exception("could not record the exchange")
     log_line(workspace, exchange)

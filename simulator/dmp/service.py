@@ -20,6 +20,7 @@ from typing import Any
 from cryptography import x509
 from lxml import etree
 
+from ..call_slots import CallSlots
 from ..pki import TestPKI
 from ..security import VihfSettings, verify_vihf
 from ..security.principal import PatientRef, Principal
@@ -63,7 +64,11 @@ class Runtime:
     require_xades: bool = True
     populate: Callable[[str], None] | None = None  # fills a new workspace with the seeded population
     tls_vihf_check: bool = True  # a TLS client certificate must fit the VIHF's mode (security/tls_client.py)
-    soap_threads: int = 8  # DMP calls run at once in a process (app._thread_runner); 0: the shared pool of 40
+    soap_threads: int = 2  # DMP calls running at once in a process (call_slots.py); 0: no limit, the shared pool of 40
+    slots: CallSlots = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.slots = CallSlots(self.soap_threads)
 
     def vihf_settings(self, workspace_settings: Mapping[str, Any]) -> VihfSettings:
         lenient = bool(workspace_settings.get("vihf_lenient", self.vihf_lenient))
@@ -161,6 +166,7 @@ class _Trace:
     live_checked: bool = False  # the live conformance findings are in ``findings``
     # computed before the handler's unit of work (they only read the request), appended after its own findings
     live: list[Finding] | None = None
+    reply: HttpReply | None = None  # the handler's answer, once encoded
 
 
 def _add_live_findings(trace: _Trace, message: SoapMessage | None) -> None:
@@ -176,7 +182,13 @@ class DmpService:
     def process(self, workspace: str, service: str, body: bytes, content_type: str | None,
                 soap_action: str | None = None, client_chain: Sequence[x509.Certificate] = ()) -> HttpReply:
         """``client_chain``: the TLS client certificate chain (leaf first) when the server has one (``serve --tls``,
-        the ASGI TLS extension); it is checked against the VIHF's authentication mode."""
+        the ASGI TLS extension); it is checked against the VIHF's authentication mode. Runs in one of the
+        process's call slots (``Runtime.slots``)."""
+        with self.runtime.slots.held():
+            return self._process(workspace, service, body, content_type, soap_action, client_chain)
+
+    def _process(self, workspace: str, service: str, body: bytes, content_type: str | None,
+                 soap_action: str | None, client_chain: Sequence[x509.Certificate]) -> HttpReply:
         started_at = datetime.now(timezone.utc)
         t0 = time.perf_counter()
         message: SoapMessage | None = None
@@ -214,16 +226,27 @@ class DmpService:
              exchange_of: Callable[[HttpReply], Exchange], client_chain: Sequence[x509.Certificate] = ()
              ) -> HttpReply:
         store = self.runtime.store
+        read_only = operation.transaction in READ_ONLY and store.dialect == "sqlite"
+        prepare = _preparers().get(operation.transaction)
+        if prepare is None and (read_only or store.dialect != "sqlite"):
+            # One unit of work for the whole call where holding it while the VIHF is checked blocks nobody: a SQLite
+            # read takes no lock, a PostgreSQL transaction holds its connection only (a SQLite write would hold the
+            # writer lock of every worker). A transaction less per call; on PostgreSQL, three round trips less.
+            call = None
+            with store.transaction(readonly=read_only) as tx:
+                ws, now, faults_armed = self._workspace(tx, workspace, trace)
+                if not faults_armed:
+                    principal = verify_vihf(message, pki=self.runtime.pki, now=now,
+                                            settings=self.runtime.vihf_settings(ws.settings))
+                    trace.principal = principal
+                    call = self._call(workspace, ws, now, message, operation, principal, trace, client_chain)
+                    trace.live = live_findings(message)
+                    exchange = self._handle(call, tx, read_only, trace, exchange_of)
+            if call is not None:
+                return self._handled(workspace, call, trace, exchange)
+            # faults armed: the general path below, which consumes the fault in a write unit of work of its own
         with store.transaction(readonly=True) as tx:
-            ws = tx.workspaces.get(workspace)
-            if ws is None:
-                raise UnknownWorkspace(workspace)
-            trace.workspace_known = True
-            # the workspace row holds the clock offset: no second read for ControlRepository.workspace_now
-            now = datetime.now(timezone.utc) + timedelta(seconds=ws.clock_offset_seconds)
-            # Faults are seldom armed: checking here spares the usual request a write transaction. A fault armed
-            # between this read and the handler acts from the next request on, as if armed a moment later.
-            faults_armed = tx.controls.has_faults(workspace)
+            ws, now, faults_armed = self._workspace(tx, workspace, trace)
         vihf_error: SoapFault | None = None
         principal: Principal | None = None
         try:
@@ -245,45 +268,74 @@ class DmpService:
             return injected
         if vihf_error is not None or principal is None:
             raise vihf_error or DmpFault("DMPVIHFInvalid", "VIHF invalide")
+        call = self._call(workspace, ws, now, message, operation, principal, trace, client_chain)
+        # outside the write unit of work, which on SQLite holds the writer lock of every worker process
+        trace.live = live_findings(message)
+        try:
+            if prepare is not None:
+                call.prepared = prepare(call)
+            with store.transaction(readonly=read_only) as tx:
+                exchange = self._handle(call, tx, read_only, trace, exchange_of)
+        finally:
+            if trace.patient_ins is None:  # the handler raised: what it had learnt
+                trace.patient_ins = call.patient_ins
+        return self._handled(workspace, call, trace, exchange)
+
+    @staticmethod
+    def _workspace(tx: UnitOfWork, workspace: str, trace: _Trace) -> tuple[Any, datetime, bool]:
+        """The workspace row, its clock's now, and whether faults are armed in it."""
+        # Faults are seldom armed: checking here spares the usual request a write transaction. A fault armed
+        # between this read and the handler acts from the next request on, as if armed a moment later.
+        found = tx.workspaces.get_for_call(workspace)
+        if found is None:
+            raise UnknownWorkspace(workspace)
+        ws, faults_armed = found
+        trace.workspace_known = True
+        # the workspace row holds the clock offset: no second read for ControlRepository.workspace_now
+        now = datetime.now(timezone.utc) + timedelta(seconds=ws.clock_offset_seconds)
+        return ws, now, faults_armed
+
+    def _call(self, workspace: str, ws: Any, now: datetime, message: SoapMessage, operation: Operation,
+              principal: Principal, trace: _Trace, client_chain: Sequence[x509.Certificate]) -> Call:
+        """The checks between a valid VIHF and the handler, and what the handler receives."""
         trace.findings += [Finding("VIHF-NOTE", "warning", note) for note in principal.notes]
         if client_chain and bool(ws.settings.get("tls_vihf_check", self.runtime.tls_vihf_check)):
             check_tls_client(client_chain, principal, pki=self.runtime.pki, now=now,
                              settings=self.runtime.vihf_settings(ws.settings))
-        handler = _handlers().get(operation.transaction)
-        if handler is None:
+        if operation.transaction not in _handlers():
             raise DmpFault("SandboxUnsupportedTransaction",
                            f"Transaction {operation.transaction} non prise en charge par le bac à sable")
         if principal.patient is None and operation.transaction not in PATIENTLESS:
             raise DmpFault("DMPVIHFInvalid", "VIHF invalide : attribut obligatoire "
                            "urn:oasis:names:tc:xacml:2.0:resource:resource-id absent")
-        read_only = operation.transaction in READ_ONLY and store.dialect == "sqlite"
-        call = Call(workspace=workspace, now=now, message=message, operation=operation, principal=principal,
+        return Call(workspace=workspace, now=now, message=message, operation=operation, principal=principal,
                     runtime=self.runtime, workspace_settings=ws.settings, findings=trace.findings)
-        exchange = None
-        # outside the write unit of work, which on SQLite holds the writer lock of every worker process
-        trace.live = live_findings(message)
+
+    def _handle(self, call: Call, tx: UnitOfWork, read_only: bool, trace: _Trace,
+                exchange_of: Callable[[HttpReply], Exchange]) -> Exchange | None:
+        """Run the handler in ``tx``; in a write unit of work, append the exchange-log line to it too (returned)."""
+        call.unit_of_work = tx
         try:
-            prepare = _preparers().get(operation.transaction)
-            if prepare is not None:
-                call.prepared = prepare(call)
-            with store.transaction(readonly=read_only) as tx:
-                call.unit_of_work = tx
-                result = handler(call)
-                trace.patient_ins = result.patient_ins or call.patient_ins
-                reply = self._encode(result, message, operation)
-                if not read_only:
-                    # One unit of work for the call and its log line: a transaction (BEGIN, COMMIT, on PostgreSQL
-                    # a WAL flush; on SQLite a write lock) less per request. A failed append is retried after.
-                    exchange = exchange_of(reply)
-                    if not append_exchange(tx, workspace, exchange):
-                        exchange = None
+            result = _handlers()[call.operation.transaction](call)
         finally:
-            if trace.patient_ins is None:  # the handler raised: what it had learnt
-                trace.patient_ins = call.patient_ins
-        if exchange is not None:  # committed with the call
+            trace.patient_ins = call.patient_ins  # what the handler had learnt, also when it raised
+        trace.patient_ins = result.patient_ins or call.patient_ins
+        trace.reply = self._encode(result, call.message, call.operation)
+        if read_only:
+            return None
+        # One unit of work for the call and its log line: a transaction (BEGIN, COMMIT, on PostgreSQL a WAL flush;
+        # on SQLite a write lock) less per request. A failed append is retried after (``process``).
+        exchange = exchange_of(trace.reply)
+        return exchange if append_exchange(tx, call.workspace, exchange) else None
+
+    @staticmethod
+    def _handled(workspace: str, call: Call, trace: _Trace, exchange: Exchange | None) -> HttpReply:
+        """After the handler's unit of work committed: its log line, when written with it."""
+        if exchange is not None:
             trace.logged = True
             log_line(workspace, exchange)
-        return reply
+        assert trace.reply is not None
+        return trace.reply
 
     @staticmethod
     def _encode(result: Reply, message: SoapMessage, operation: Operation) -> HttpReply:
@@ -300,7 +352,7 @@ class DmpService:
     def _injected(self, fault: Any, message: SoapMessage, operation: Operation) -> HttpReply | None:
         if fault is None:
             return None
-        below_soap = transport_fault(fault)
+        below_soap = transport_fault(fault, sleep=self.runtime.slots.sleep)
         if below_soap is not None or fault.kind == "latency":
             return below_soap
         if fault.kind == "soap_fault":

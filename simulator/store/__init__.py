@@ -62,7 +62,7 @@ from .errors import (
     WorkspaceExists,
     WorkspaceNotFound,
 )
-from .exchanges import VERDICTS, Exchange, ExchangeRepository, Finding, Verdict
+from .exchanges import VERDICTS, Exchange, ExchangeRepository, Finding, PreparedExchange, Verdict
 from .identities import HistoricMatricule, Identity, IdentityRepository, name_key
 from .models import SCHEMA_VERSION
 from .patients import DMP_STATES, DmpState, Patient, PatientRepository
@@ -84,7 +84,7 @@ __all__ = [
     "APPROVED", "DEPRECATED", "ARCHIVED", "DELETED", "DOCUMENT_STATUSES",
     "HAS_MEMBER", "RPLC", "XFRM_RPLC", "SIGNS", "UPDATE_AVAILABILITY_STATUS", "REPLACING_TYPES",
     # exchanges, controls
-    "Exchange", "Finding", "Verdict", "VERDICTS", "ExchangeRepository",
+    "Exchange", "Finding", "Verdict", "VERDICTS", "ExchangeRepository", "PreparedExchange",
     "Fault", "FaultKind", "FAULT_KINDS", "ControlRepository",
     # INSi identities
     "Identity", "HistoricMatricule", "IdentityRepository", "name_key",

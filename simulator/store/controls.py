@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
-from sqlalchemy import Connection, Row, bindparam, delete, exists, insert, or_, select, update
+from sqlalchemy import Connection, Row, delete, insert, or_, select, update
 
 from . import models as m
 from ._common import atomic, check_aware, utcnow
@@ -57,7 +57,6 @@ def _check_params(kind: str, params: Mapping[str, Any]) -> None:
 
 
 _F = m.faults
-_HAS_FAULTS = select(exists().where(_F.c.workspace == bindparam("workspace")))  # built once: read on every request
 
 
 class ControlRepository:
@@ -103,11 +102,6 @@ class ControlRepository:
         if transaction is not None:
             stmt = stmt.where(_F.c.transaction == transaction)
         return int(self._conn.execute(stmt).rowcount)
-
-    def has_faults(self, workspace: str) -> bool:
-        """Whether any fault is armed in the workspace: a read the pipeline makes in its read-only unit of work, so
-        that the usual request (no fault armed) needs no write transaction for ``consume_fault``."""
-        return bool(self._conn.execute(_HAS_FAULTS, {"workspace": workspace}).scalar())
 
     def consume_fault(self, workspace: str, transaction: str, *, patient_ins: str | None = None,
                       professional: str | None = None) -> Fault | None:

@@ -111,15 +111,17 @@ _SUMMARY = [c for c in _T.c if c.name not in ("request", "response")]
 _APPEND = insert(_T).returning(_T.c.id)
 
 
-class ExchangeRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+@dataclass(frozen=True)
+class PreparedExchange:
+    """An exchange as the row that stores it, bodies compressed."""
 
-    def append(self, workspace: str, exchange: Exchange) -> int:
-        """Store an exchange; returns its id (increasing: ``since_id`` polling relies on it)."""
+    row: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, workspace: str, exchange: Exchange) -> PreparedExchange:
         check_aware(exchange.started_at, "started_at")
         _check_verdict(exchange.verdict)
-        row = {
+        return cls({
             "workspace": workspace, "started_at": exchange.started_at, "duration_ms": float(exchange.duration_ms),
             "service": exchange.service, "transaction": exchange.transaction, "action": exchange.action,
             "http_status": exchange.http_status, "request_content_type": exchange.request_content_type,
@@ -128,9 +130,25 @@ class ExchangeRepository:
             "principal": dict(exchange.principal) if exchange.principal is not None else None,
             "patient_ins": exchange.patient_ins, "professional": exchange.professional,
             "verdict": exchange.verdict, "findings": [f.as_dict() for f in exchange.findings],
-        }
+        })
+
+
+class ExchangeRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def append(self, workspace: str, exchange: Exchange | PreparedExchange, *, savepoint: bool = True) -> int:
+        """Store an exchange; returns its id (increasing: ``since_id`` polling relies on it). A ``PreparedExchange``
+        has its bodies compressed already (done before the write unit of work, which on SQLite holds the writer
+        lock of every worker). ``savepoint=False`` when the line is its unit of work's only write: a failure
+        then undoes nothing else, and a savepoint costs two statements (round trips on PostgreSQL)."""
+        prepared = exchange if isinstance(exchange, PreparedExchange) else PreparedExchange.of(workspace, exchange)
+        if prepared.row["workspace"] != workspace:
+            raise ValueError(f"exchange prepared for workspace {prepared.row['workspace']!r}, not {workspace!r}")
+        if not savepoint:
+            return int(self._conn.execute(_APPEND, prepared.row).scalar_one())
         with atomic(self._conn, workspace):
-            new_id = self._conn.execute(_APPEND, row).scalar_one()
+            new_id = self._conn.execute(_APPEND, prepared.row).scalar_one()
         return int(new_id)
 
     def record_verdict(self, workspace: str, exchange_id: int, verdict: Verdict,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, exists, func, select, update
 
 from . import models as m
 from ._common import DEFAULT_WORKSPACE, atomic, check_workspace_id, insert_ignore, utcnow
@@ -35,6 +35,9 @@ class WorkspaceCounts:
 
 # Read on every SOAP request: built once, with parameters (building a select costs more than running it on SQLite).
 _GET = select(m.workspaces).where(m.workspaces.c.id == bindparam("workspace"))
+# The same row and whether a fault is armed in the workspace: what every DMP call reads first, in one statement.
+_GET_FOR_CALL = select(m.workspaces, exists().where(m.faults.c.workspace == m.workspaces.c.id).label("faults_armed")
+                       ).where(m.workspaces.c.id == bindparam("workspace"))
 
 
 def _workspace(row: Row[Any]) -> Workspace:
@@ -49,6 +52,12 @@ class WorkspaceRepository:
     def get(self, workspace: str) -> Workspace | None:
         row = self._conn.execute(_GET, {"workspace": workspace}).first()
         return _workspace(row) if row else None
+
+    def get_for_call(self, workspace: str) -> tuple[Workspace, bool] | None:
+        """The workspace and whether any fault is armed in it, in one read: what every DMP call reads first. A call
+        that finds no fault armed needs no write unit of work for ``ControlRepository.consume_fault``."""
+        row = self._conn.execute(_GET_FOR_CALL, {"workspace": workspace}).first()
+        return (_workspace(row), bool(row.faults_armed)) if row else None
 
     def require(self, workspace: str) -> Workspace:
         found = self.get(workspace)
