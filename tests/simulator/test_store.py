@@ -60,7 +60,7 @@ from segur_sandbox.simulator.store import (
     sqlite_url,
 )
 from segur_sandbox.simulator.store import models
-from segur_sandbox.simulator.store.documents import _conditions
+from segur_sandbox.simulator.store.documents import _filters, _find_statement
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 INS_A = "279035121518989"
@@ -639,6 +639,50 @@ def test_find_documents_with_each_filter(store: Store, ws: str) -> None:
             tx.documents.find(ws, INS_A, DocumentQuery(creation_from=datetime(2024, 1, 1)))
 
 
+def test_find_sees_status_changes_and_rows_that_reuse_an_entry_uuid(store: Store, new_ws) -> None:
+    """FindDocuments keeps decoded entries by row key (documents._BY_KEY): a status change, or another row under the
+    same entryUUID after a workspace reset, must show as it is in the database, never as it was remembered."""
+    ws = new_ws()
+    a = entry(title="first")
+    with store.transaction() as tx:
+        tx.documents.register_submission(ws, submission(a))
+    with store.transaction(readonly=True) as tx:
+        assert [(e.title, e.status) for e in tx.documents.find(ws, INS_A)] == [("first", APPROVED)]
+    with store.transaction() as tx:
+        tx.documents.set_status(ws, a.entry_uuid, expected=APPROVED, new=ARCHIVED)
+    with store.transaction(readonly=True) as tx:
+        assert [(e.title, e.status) for e in tx.documents.find(ws, INS_A)] == [("first", ARCHIVED)]
+        assert tx.documents.find(ws, INS_A, DocumentQuery(statuses=(APPROVED,))) == ()
+    with store.transaction() as tx:
+        tx.workspaces.reset(ws)
+        tx.documents.register_submission(ws, submission(replace(a, title="second", submitted_at=T0 + timedelta(1))))
+    with store.transaction(readonly=True) as tx:
+        assert [(e.title, e.status) for e in tx.documents.find(ws, INS_A)] == [("second", APPROVED)]
+
+
+def test_find_reads_again_when_a_row_changes_between_its_two_reads(store: Store, ws: str, monkeypatch) -> None:
+    from segur_sandbox.simulator.store import documents
+
+    a, b = entry(), entry()
+    with store.transaction() as tx:
+        tx.documents.register_submission(ws, submission(a, b))
+    read_rows = documents.DocumentRepository._rows_by_uuid
+
+    def changed_meanwhile(self, workspace, entry_uuids):  # another unit of work archives a after the key read
+        with store.transaction() as other:
+            other.documents.set_status(ws, a.entry_uuid, expected=APPROVED, new=ARCHIVED)
+        return read_rows(self, workspace, entry_uuids)
+
+    monkeypatch.setattr(documents, "_BY_KEY", documents._EntriesByKey())  # nothing remembered: both rows read
+    monkeypatch.setattr(documents.DocumentRepository, "_rows_by_uuid", changed_meanwhile)
+    with store.transaction(readonly=True) as tx:
+        found = {e.entry_uuid: e.status for e in tx.documents.find(ws, INS_A)}
+    # SQLite reads one snapshot per transaction: the change is not seen. PostgreSQL (READ COMMITTED) sees it in the
+    # second read: the key no longer matches and find reads both rows again, as they are now.
+    expected = ARCHIVED if store.dialect == "postgresql" else APPROVED
+    assert found == {a.entry_uuid: expected, b.entry_uuid: APPROVED}
+
+
 def test_find_submission_sets_by_submission_time(store: Store, ws: str) -> None:
     subs = [submission(entry(), when=T0 + timedelta(hours=h)) for h in range(4)]
     with store.transaction() as tx:
@@ -653,13 +697,14 @@ def test_find_submission_sets_by_submission_time(store: Store, ws: str) -> None:
 
 def test_find_by_patient_is_served_by_an_index(tmp_path) -> None:
     with Store(sqlite_url(tmp_path / "plan.db")) as store, store.transaction() as tx:
-        e = models.document_entries
-        query = select(e).where(*_conditions("default", INS_A, DocumentQuery(
-            statuses=(APPROVED,), confidentiality_codes=("N",), author_persons=(PS_1,))))
-        compiled = query.compile(tx.connection, compile_kwargs={"literal_binds": True})
-        plan = " | ".join(row[-1] for row in tx.connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
-        assert "ix_document_entries_workspace_patient_ins_status_creation_time" in plan, plan
-        assert "SCAN document_entries" not in plan, plan
+        shape, params = _filters("default", INS_A, DocumentQuery(
+            statuses=(APPROVED,), confidentiality_codes=("N",), author_persons=(PS_1,)))
+        for keys_only, latest_only in ((True, True), (False, False)):  # what find runs (keys, then rows if needed)
+            query = _find_statement(shape, keys_only, latest_only, False, False).params(params)
+            compiled = query.compile(tx.connection, compile_kwargs={"literal_binds": True})
+            plan = " | ".join(row[-1] for row in tx.connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+            assert "ix_document_entries_workspace_patient_ins_status_creation_time" in plan, plan
+            assert "SCAN document_entries" not in plan, plan
 
 
 # -- exchange log ----------------------------------------------------------------------------------------
@@ -778,6 +823,8 @@ def test_schema_version_2_gains_the_body_codec_column(tmp_path) -> None:
 def test_faults_are_consumed_with_an_atomic_count(store: Store, ws: str) -> None:
     with store.transaction() as tx:
         c = tx.controls
+        assert tx.workspaces.get_for_call(ws) == (tx.workspaces.get(ws), False)
+        assert tx.workspaces.get_for_call("no-such-workspace") is None
         counted = c.add_fault(ws, "soap_fault", transaction="TD0.2", remaining=2,
                               params={"code": "DMPAccessDeniedByRightsService", "reason": "refus"})
         assert c.consume_fault(ws, "TD3.1") is None
@@ -785,8 +832,10 @@ def test_faults_are_consumed_with_an_atomic_count(store: Store, ws: str) -> None
         assert (first.id, first.kind, first.remaining, first.params["code"]) == (
             counted.id, "soap_fault", 1, "DMPAccessDeniedByRightsService")
         assert c.get_fault(ws, counted.id).remaining == 1
+        assert tx.workspaces.get_for_call(ws)[1] is True  # a fault armed
         assert c.consume_fault(ws, "TD0.2").remaining == 0
         assert c.consume_fault(ws, "TD0.2") is None and c.get_fault(ws, counted.id) is None
+        assert tx.workspaces.get_for_call(ws)[1] is False  # used up and removed
 
         forever = c.add_fault(ws, "latency", params={"ms": 250})  # any transaction, until removed
         for _ in range(3):
