@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from lxml import etree
@@ -23,6 +24,15 @@ HL7 = "urn:hl7-org:v3"
 SAML2 = "urn:oasis:names:tc:SAML:2.0:assertion"
 NS = {"h": HL7, "xsi": "http://www.w3.org/2001/XMLSchema-instance", "saml2": SAML2,
       "ds": "http://www.w3.org/2000/09/xmldsig#"}
+
+
+
+@lru_cache(maxsize=1024)
+def _xpath(path: str) -> etree.XPath:
+    """A rule's XPath compiled once: ``element.xpath(path)`` compiles it again on every call, and the live rules run
+    on every request the server answers. (An ``etree.XPath`` is safe to share between threads.)"""
+    return etree.XPath(path, namespaces=NS)
+
 
 __all__ = ["NS", "Artifact", "CdaDocument", "SamlAssertion", "SoapArtifact", "UnreadableInput", "load"]
 
@@ -59,7 +69,7 @@ class CdaDocument(Artifact):
     kind: ClassVar[str] = "cda"
 
     def xpath(self, path: str, node: etree._Element | None = None) -> list[Any]:
-        return (self.root if node is None else node).xpath(path, namespaces=NS)
+        return _xpath(path)(self.root if node is None else node)
 
     def first(self, path: str, node: etree._Element | None = None) -> Any:
         found = self.xpath(path, node)
@@ -84,7 +94,7 @@ class SamlAssertion(Artifact):
     kind: ClassVar[str] = "saml"
 
     def xpath(self, path: str, node: etree._Element | None = None) -> list[Any]:
-        return (self.element if node is None else node).xpath(path, namespaces=NS)
+        return _xpath(path)(self.element if node is None else node)
 
     def attribute_values(self, name: str) -> list[etree._Element] | None:
         """The AttributeValue elements of the attribute(s) with this Name (case-insensitive), None when absent."""

@@ -46,7 +46,7 @@ from .names import (
     Variant,
 )
 from .profiles import Authority
-from .verify import ChainVerdict, Reason, is_auth_cert, is_signature_cert
+from .verify import ChainVerdict, Reason, is_auth_cert, is_signature_cert, load_der_certificate
 
 __all__ = [
     "CA_PROFILES",
@@ -67,5 +67,6 @@ __all__ = [
     "Variant",
     "is_auth_cert",
     "is_signature_cert",
+    "load_der_certificate",
     "read_card_extensions",
 ]

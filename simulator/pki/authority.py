@@ -53,6 +53,9 @@ class TestPKI:
         self.not_before = not_before
         self.base_url = base_url
         self._authorities = dict(authorities)
+        # looked up on every chain check (each VIHF, each XAdES): built once
+        self._authority_certs = tuple(a.certificate for a in self._authorities.values())
+        self._slug_by_cert = {a.certificate: slug for slug, a in self._authorities.items()}
         self._store = store
         self._params = _params(seed, not_before, base_url)
         self._lock = threading.RLock()
@@ -174,7 +177,7 @@ class TestPKI:
             cert,
             at,
             root=self.root,
-            authorities=[a.certificate for a in self._authorities.values()],
+            authorities=self._authority_certs,
             is_revoked=self._is_revoked,
             purpose=purpose,
         )
@@ -198,9 +201,8 @@ class TestPKI:
 
     def _slug_of(self, ca: CaSlug | x509.Certificate) -> CaSlug:
         if isinstance(ca, x509.Certificate):
-            for slug, authority in self._authorities.items():
-                if authority.certificate == ca:
-                    return slug
+            if ca in self._slug_by_cert:
+                return self._slug_by_cert[ca]
             raise ValueError(f"not a sandbox CA: {ca.subject.rfc4514_string()}")
         if ca not in self._authorities:
             raise ValueError(f"unknown CA {ca!r}; expected one of {sorted(self._authorities)}")

@@ -6,6 +6,7 @@ decoded here by hand; pulling in an ASN.1 library for three TLVs is not worth a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography import x509
 
@@ -87,6 +88,7 @@ class CardExtensions:
         return out
 
 
+@lru_cache(maxsize=1024)  # the same few signer certificates on every call; the result is immutable
 def read_card_extensions(cert: x509.Certificate) -> CardExtensions:
     """Decode the private extensions of any certificate (ours or a real IGC-Santé test one)."""
     raw: dict[str, bytes] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Literal
 
@@ -33,6 +34,14 @@ class ChainVerdict:
     @property
     def ok(self) -> bool:
         return self.reason == "ok"
+
+
+@lru_cache(maxsize=512)
+def load_der_certificate(der: bytes) -> x509.Certificate:
+    """A certificate from its DER bytes, the same object for the same bytes: clients send the same few signer
+    certificates with every VIHF and XAdES signature, and a Certificate parses its extensions (key usage, CRL
+    distribution points…) once per object, on first use. Raises ``ValueError`` for bytes that are no certificate."""
+    return x509.load_der_x509_certificate(der)
 
 
 def _key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:

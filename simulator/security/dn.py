@@ -10,6 +10,8 @@ and runs of white space (the caseIgnoreMatch of X.520). The RDN sequence must ma
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
@@ -104,6 +106,7 @@ def _attribute_type(text: str) -> str:
     return oid
 
 
+@lru_cache(maxsize=1024)  # every VIHF of a client carries the same Issuer text: parsed once (the result is immutable)
 def parse_dn(text: str) -> tuple[Rdn, ...]:
     """RDNs of an RFC 4514 string, in the string's order, values normalised for comparison."""
     rdns: list[Rdn] = []
@@ -174,6 +177,7 @@ def parse_dn(text: str) -> tuple[Rdn, ...]:
             i += 1
 
 
+@lru_cache(maxsize=1024)
 def name_rdns(name: x509.Name) -> tuple[Rdn, ...]:
     """The certificate name's RDNs in RFC 4514 order (last RDN of the DER first)."""
     out: list[Rdn] = []

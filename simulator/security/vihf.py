@@ -62,7 +62,7 @@ from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, InvalidSignature, SignXMLException
 
 from ..dmp.faults import DmpFault, invalid_certificate
-from ..pki import ChainVerdict, TestPKI, read_card_extensions
+from ..pki import ChainVerdict, TestPKI, load_der_certificate, read_card_extensions
 from ..soap import SoapMessage
 from . import dn
 from . import namespaces as ns
@@ -390,7 +390,7 @@ def verify_assertion_signature(
         raise invalid_certificate("no X509Certificate in ds:KeyInfo")
     try:
         der = base64.b64decode("".join((certificates[0].text or "").split()), validate=True)
-        cert = x509.load_der_x509_certificate(der)
+        cert = load_der_certificate(der)
     except (binascii.Error, ValueError):
         raise invalid_certificate("unreadable X509Certificate") from None
     verdict = pki.verify_chain(cert, now, purpose="sign" if settings.require_signature_cert else None)

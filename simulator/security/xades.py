@@ -49,7 +49,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
-from ..pki import Issued, TestPKI
+from ..pki import Issued, TestPKI, load_der_certificate
 from ..soap import SoapError, parse_xml
 from . import namespaces as ns
 from .xmltime import as_utc, format_datetime, parse_datetime
@@ -322,7 +322,7 @@ def _signer_certificate(root: etree._Element) -> x509.Certificate:
         raise _Refused("malformed", "ds:KeyInfo/ds:X509Data/ds:X509Certificate absent")
     try:
         der = base64.b64decode("".join((certificates[0].text or "").split()), validate=True)
-        return x509.load_der_x509_certificate(der)
+        return load_der_certificate(der)
     except (binascii.Error, ValueError):
         raise _Refused("malformed", "certificat X509 de KeyInfo illisible") from None
 
