@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Final
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, make_url, select, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from . import models as m
@@ -97,10 +99,38 @@ def make_engine(url: str | URL, *, echo: bool = False, pool_size: int = 5, max_o
                               pool_timeout=pool_timeout)
     engine = create_engine(
         parsed, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout,
-        pool_pre_ping=True, pool_recycle=1800, json_serializer=_dumps,
+        pool_recycle=1800, json_serializer=_dumps,
     )
     event.listen(engine, "connect", _pg_on_connect)
+    event.listen(engine, "checkin", _pg_on_checkin)
+    event.listen(engine, "checkout", _pg_on_checkout)
     return engine
+
+
+# A pooled PostgreSQL connection idle this long is pinged before use, and replaced when the server dropped it (a
+# restart, an idle timeout). SQLAlchemy's pool_pre_ping pings on every checkout: a round trip per unit of work,
+# most of them a few milliseconds after the last one. A connection that dies in the last seconds of its idle time
+# fails one unit of work, which the pool then notices (the whole pool is replaced).
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _pg_on_checkin(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _pg_on_checkout(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()  # the ping opened a transaction: the unit of work begins its own
+    except Exception as exc:  # noqa: BLE001 - any failure: the pool drops this connection and checks out another
+        raise DisconnectionError(f"pooled connection lost while idle: {exc}") from exc
 
 
 def _pg_on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:

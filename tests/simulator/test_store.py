@@ -12,8 +12,10 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -181,6 +183,41 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+
+
+@pytest.mark.parametrize("ping_after_idle", [0.0, 3600.0])
+def test_a_pooled_postgresql_connection_lost_while_idle_is_replaced(pg_url: str, ping_after_idle: float,
+                                                                     monkeypatch) -> None:
+    """No ping per checkout (a round trip per unit of work): a connection idle long enough is pinged first and
+    replaced when the server dropped it; one used again at once is not pinged, and a lost one then fails."""
+    from segur_sandbox.simulator.store import db
+
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", ping_after_idle)
+    store = Store(pg_url, pool_size=1, max_overflow=0)
+    try:
+        with store.transaction() as tx:
+            backend = tx.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with pg_store_admin(pg_url) as admin:  # the server drops the pooled connection (a restart would)
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+        if ping_after_idle:
+            with pytest.raises(DBAPIError), store.transaction() as tx:
+                tx.connection.exec_driver_sql("SELECT 1")
+        with store.transaction() as tx:  # after the ping (or after the failure, which replaced the pool)
+            assert tx.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != backend
+    finally:
+        store.dispose()
+
+
+@contextmanager
+def pg_store_admin(url: str) -> Iterator[Any]:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
 
 
 def test_schema_is_versioned_and_default_workspace_exists(store: Store) -> None:
