@@ -54,12 +54,13 @@ def record_exchange(store: Store, workspace: str, exchange: Exchange, *, workspa
     log_line(workspace, exchange)
 
 
-def append_exchange(tx: UnitOfWork, workspace: str, exchange: Exchange) -> bool:
-    """Append the exchange inside the caller's unit of work (the repository wraps it in a savepoint), so a call and
-    its log line cost one transaction. False when that failed: the caller then uses ``record_exchange`` after its
-    own transaction, and its own work is not rolled back because of the log."""
+def append_exchange(tx: UnitOfWork, workspace: str, exchange: Exchange, *, savepoint: bool = True) -> bool:
+    """Append the exchange inside the caller's unit of work, so a call and its log line cost one transaction. False
+    when that failed: the caller then uses ``record_exchange`` after its own transaction. ``savepoint``: the line
+    goes in a savepoint, so that its failure rolls back nothing the call wrote; a call that wrote nothing (a
+    search) spares the savepoint's two statements (round trips on PostgreSQL), its unit of work then only ends."""
     try:
-        tx.exchanges.append(workspace, exchange)
+        tx.exchanges.append(workspace, exchange, savepoint=savepoint)
     except Exception:  # noqa: BLE001
         log.exception("could not record the exchange in the call's transaction")
         return False

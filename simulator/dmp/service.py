@@ -39,7 +39,8 @@ ALWAYS_MTOM = frozenset({"TD3.2"})
 PATIENTLESS = frozenset({"TD0.4", "TD0.5"})
 # Handlers that only read (search, retrieve). On SQLite they run in a read-only unit of work (no write lock: a
 # search never queues behind a feed) and the exchange-log line gets its own short write transaction; every other
-# handler, and every handler on PostgreSQL, writes its log line in its own unit of work (one transaction a call).
+# handler, and every handler on PostgreSQL, writes its log line in its own unit of work (one transaction a call),
+# in a savepoint unless the handler only read.
 READ_ONLY = frozenset({"TD3.1", "TD3.2"})
 
 
@@ -326,7 +327,8 @@ class DmpService:
         # One unit of work for the call and its log line: a transaction (BEGIN, COMMIT, on PostgreSQL a WAL flush;
         # on SQLite a write lock) less per request. A failed append is retried after (``process``).
         exchange = exchange_of(trace.reply)
-        return exchange if append_exchange(tx, call.workspace, exchange) else None
+        wrote = call.operation.transaction not in READ_ONLY
+        return exchange if append_exchange(tx, call.workspace, exchange, savepoint=wrote) else None
 
     @staticmethod
     def _handled(workspace: str, call: Call, trace: _Trace, exchange: Exchange | None) -> HttpReply:

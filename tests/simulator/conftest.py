@@ -26,15 +26,26 @@ def sandbox_pki(tmp_path_factory) -> TestPKI:
     return TestPKI.open(tmp_path_factory.mktemp("pki"), SEED, base_url="http://testserver/pki")
 
 
-@pytest.fixture
-def sandbox(tmp_path, sandbox_pki):
-    settings = Settings(data_dir=tmp_path, seed=SEED, patients=12, documents_per_patient=0)
-    runtime = build_runtime(settings, pki=sandbox_pki)
+def _sandbox(tmp_path, pki: TestPKI, db: str = "") -> Iterator[Sandbox]:
+    settings = Settings(data_dir=tmp_path, db=db, seed=SEED, patients=12, documents_per_patient=0)
+    runtime = build_runtime(settings, pki=pki)
     summary = seed_workspace(runtime.store, "default", seed=SEED, patients=12)
     app = create_app(runtime)
     with TestClient(app) as http:
         yield Sandbox(runtime=runtime, http=http, summary=summary, settings=settings)
     runtime.store.dispose()
+
+
+@pytest.fixture
+def sandbox(tmp_path, sandbox_pki):
+    yield from _sandbox(tmp_path, sandbox_pki)
+
+
+@pytest.fixture
+def pg_sandbox(tmp_path, sandbox_pki):
+    """``sandbox`` on PostgreSQL (a fresh schema)."""
+    for url in postgres_schema("sandbox"):
+        yield from _sandbox(tmp_path, sandbox_pki, url)
 
 
 class Sandbox:

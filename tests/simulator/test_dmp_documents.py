@@ -538,3 +538,35 @@ def test_a_seeded_workspace_holds_what_a_pharmacist_expects(sandbox):
                            documents_per_patient=3, now=now + timedelta(days=3), feed=feed)
     assert again.documents == summary.documents
     assert sandbox.http.get(f"/api/workspaces/{workspace}/documents").json()["total"] == listed["total"]
+
+
+# --- PostgreSQL: a search and its log line in one transaction, without a savepoint -------------------------------
+
+def test_postgresql_search_logs_its_line_in_its_transaction_and_falls_back_when_that_fails(pg_sandbox, monkeypatch):
+    from sqlalchemy import event
+
+    from segur_sandbox.simulator.store.exchanges import ExchangeRepository
+
+    runtime, http = pg_sandbox.runtime, pg_sandbox.http
+    gp, patient = Lps(pg_sandbox, GP), pg_sandbox.scenario(0)
+    assert gp.feed(patient, seed=1).status == 200
+    statements: list[str] = []
+    event.listen(runtime.store.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_a: statements.append(statement))
+    assert len(clinical(gp.found(patient))) == 1
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()], statements  # the search wrote nothing else
+    assert sum("INSERT INTO exchanges" in s for s in statements) == 1
+
+    real_append, calls = ExchangeRepository.append, []
+
+    def append_failing_once(self, workspace, exchange, *, savepoint=True):
+        calls.append(savepoint)
+        if len(calls) == 1:  # the line written with the search: the transaction is aborted, nothing to lose
+            self._conn.exec_driver_sql("SELECT 1/0")
+        return real_append(self, workspace, exchange, savepoint=savepoint)
+
+    monkeypatch.setattr(ExchangeRepository, "append", append_failing_once)
+    assert len(clinical(gp.found(patient))) == 1  # answered all the same
+    assert len(calls) == 2  # then logged in a unit of work of its own
+    items = http.get("/api/workspaces/default/exchanges", params={"transaction": "TD3.1"}).json()["items"]
+    assert len(items) == 2 and all(item["http_status"] == 200 for item in items)
