@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -16,8 +17,8 @@ from functools import lru_cache
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import (Connection, Integer, Row, Text, and_, bindparam, cast, exists, false, func, insert, literal, or_, select,
-                        union_all, update)
+from sqlalchemy import (Connection, Integer, Row, Text, and_, bindparam, cast, exists, false, func, insert, literal,
+                        or_, select, union_all, update)
 from sqlalchemy.exc import IntegrityError
 
 from . import models as m
@@ -231,18 +232,20 @@ _BY_KEY_MAX = 8192
 
 class _EntriesByKey:
     """Entries by (workspace, entryUUID, status, submission time, uniqueId, hash), the oldest forgotten first.
-    Shared by the threads of a process: dict operations are atomic, and a lost race only costs a re-read."""
+    Shared by the threads of a process: reads take no lock (a dict lookup is atomic), writes do."""
 
     def __init__(self) -> None:
         self._entries: dict[tuple[Any, ...], DocumentEntry] = {}
+        self._lock = threading.Lock()
 
     def get(self, key: tuple[Any, ...]) -> DocumentEntry | None:
         return self._entries.get(key)
 
     def put(self, key: tuple[Any, ...], entry: DocumentEntry) -> None:
-        self._entries[key] = entry
-        while len(self._entries) > _BY_KEY_MAX:
-            self._entries.pop(next(iter(self._entries), None), None)
+        with self._lock:
+            self._entries[key] = entry
+            while len(self._entries) > _BY_KEY_MAX:
+                del self._entries[next(iter(self._entries))]
 
 
 _BY_KEY = _EntriesByKey()

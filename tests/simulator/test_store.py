@@ -697,6 +697,17 @@ def test_find_sees_status_changes_and_rows_that_reuse_an_entry_uuid(store: Store
         assert [(e.title, e.status) for e in tx.documents.find(ws, INS_A)] == [("second", APPROVED)]
 
 
+def test_remembered_entries_are_bounded_oldest_first(monkeypatch) -> None:
+    from segur_sandbox.simulator.store import documents
+
+    monkeypatch.setattr(documents, "_BY_KEY_MAX", 2)
+    remembered = documents._EntriesByKey()
+    entries = [entry() for _ in range(3)]
+    for e in entries:
+        remembered.put(("ws", e.entry_uuid), e)
+    assert [remembered.get(("ws", e.entry_uuid)) for e in entries] == [None, entries[1], entries[2]]
+
+
 def test_find_reads_again_when_a_row_changes_between_its_two_reads(store: Store, ws: str, monkeypatch) -> None:
     from segur_sandbox.simulator.store import documents
 
