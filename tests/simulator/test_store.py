@@ -382,6 +382,20 @@ def test_authorization_status_valide_expire_interdit_non_existe(store: Store, ws
         assert auth.remove(ws, INS_A, PS_1) is False
 
 
+def test_a_patient_and_a_professional_s_authorization_in_one_read(store: Store, ws: str) -> None:
+    with store.transaction() as tx:
+        auth = tx.authorizations
+        stored = tx.patients.upsert(ws, patient(INS_A))
+        assert auth.with_patient(ws, INS_A, PS_1) == (tx.patients.get(ws, INS_A), None)
+        auth.set(ws, INS_A, PS_1, status="VALIDE", now=T0, is_mt=True)
+        auth.set(ws, INS_B, PS_1, status="VALIDE", now=T0)  # an authorization on a patient the store does not hold
+        found, authorization = auth.with_patient(ws, INS_A, PS_1)
+        assert found.ins == stored.ins and authorization == auth.get(ws, INS_A, PS_1)
+        assert authorization.is_mt and authorization.status == "VALIDE"
+        assert auth.with_patient(ws, INS_A, PS_2) == (found, None)  # another professional's: none
+        assert auth.with_patient(ws, INS_B, PS_1) == (None, None)
+
+
 def test_medecin_traitant_and_lists_by_patient(store: Store, ws: str) -> None:
     with store.transaction() as tx:
         auth = tx.authorizations

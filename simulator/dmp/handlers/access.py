@@ -22,7 +22,11 @@ class DmpAccess:
 
 
 def patient_dmp(call: Call, ins: str, *, allow_closed: bool = False) -> Patient:
-    patient = call.tx.patients.get(call.workspace, ins)
+    return _existing(call.tx.patients.get(call.workspace, ins), ins, allow_closed)
+
+
+def _existing(patient: Patient | None, ins: str, allow_closed: bool) -> Patient:
+    """The patient whose DMP exists (and is open, unless ``allow_closed``), or the DMP's fault."""
     if patient is None or patient.dmp_state == "NONE":
         raise DmpFault("SandboxDmpNotFound", f"Le DMP du patient {ins} n'existe pas")
     if patient.dmp_state == "CLOSED" and not allow_closed:
@@ -31,15 +35,20 @@ def patient_dmp(call: Call, ins: str, *, allow_closed: bool = False) -> Patient:
 
 
 def caller_authorization(call: Call, ins: str) -> tuple[str, Authorization | None]:
-    # one read: the status is the row's status at the workspace clock (what AuthorizationRepository.status computes)
     row = call.tx.authorizations.get(call.workspace, ins, call.principal.name_id)
-    return ("NON_EXISTE" if row is None else row.status_at(call.now)), row
+    return _status(call, row), row
+
+
+def _status(call: Call, row: Authorization | None) -> str:
+    # the row's status at the workspace clock (what AuthorizationRepository.status computes), without a second read
+    return "NON_EXISTE" if row is None else row.status_at(call.now)
 
 
 def open_dmp(call: Call, ins: str, action: str, *, allow_closed: bool = False) -> DmpAccess:
     """The DMP of ``ins`` for an action on its content: authorised caller, or emergency access, then the matrix."""
-    patient = patient_dmp(call, ins, allow_closed=allow_closed)
-    status, row = caller_authorization(call, ins)
+    found, row = call.tx.authorizations.with_patient(call.workspace, ins, call.principal.name_id)
+    patient = _existing(found, ins, allow_closed)
+    status = _status(call, row)
     is_mt = bool(row and row.is_mt and status == "VALIDE")
     purpose = call.principal.purpose
     if status == "INTERDIT":
