@@ -26,7 +26,6 @@ NS = {"h": HL7, "xsi": "http://www.w3.org/2001/XMLSchema-instance", "saml2": SAM
       "ds": "http://www.w3.org/2000/09/xmldsig#"}
 
 
-
 @lru_cache(maxsize=1024)
 def _xpath(path: str) -> etree.XPath:
     """A rule's XPath compiled once: ``element.xpath(path)`` compiles it again on every call, and the live rules run

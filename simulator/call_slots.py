@@ -1,8 +1,8 @@
 """How many SOAP calls run Python at once in one server process.
 
 A DMP call holds the GIL nearly all the time: 32 calls on 32 threads take turns in 5 ms slices, each lasting
-longer, and the hand-overs cost the process CPU of their own (measured with bench/dmp_load.py, issue #3: one
-worker on SQLite served ~100 searches/s with 8 calls at once, ~170/s with 2). So a call waits for a slot before it
+longer, and the hand-overs cost the process CPU of their own (the closed-loop search phase of bench/dmp_load.py,
+issue #3: one worker on SQLite served ~100 searches/s with 8 calls at once, ~170/s with 2). So a call waits for a slot before it
 starts; waiting there costs nothing. A call that sleeps on purpose (an injected latency fault) gives its slot back
 while it sleeps, so a workspace that arms a 30-second latency does not stall the others.
 """
@@ -36,21 +36,15 @@ class CallSlots:
             self._mine.held = False
             self._free.release()
 
-    @contextmanager
-    def released(self) -> Iterator[None]:
-        """Give this thread's slot back for the block (a wait: a sleep, a commit by another thread)."""
+    def sleep(self, seconds: float) -> None:
+        """``time.sleep`` without holding this thread's slot meanwhile."""
         if self._free is None or not getattr(self._mine, "held", False):
-            yield
+            time.sleep(seconds)
             return
         self._mine.held = False
         self._free.release()
         try:
-            yield
+            time.sleep(seconds)
         finally:
             self._free.acquire()
             self._mine.held = True
-
-    def sleep(self, seconds: float) -> None:
-        """``time.sleep`` without holding this thread's slot meanwhile."""
-        with self.released():
-            time.sleep(seconds)

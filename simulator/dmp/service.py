@@ -241,10 +241,9 @@ class DmpService:
                                             settings=self.runtime.vihf_settings(ws.settings))
                     trace.principal = principal
                     call = self._call(workspace, ws, now, message, operation, principal, trace, client_chain)
-                    trace.live = live_findings(message)
                     exchange = self._handle(call, tx, read_only, trace, exchange_of)
             if call is not None:
-                return self._handled(workspace, call, trace, exchange)
+                return self._handled(workspace, trace, exchange)
             # faults armed: the general path below, which consumes the fault in a write unit of work of its own
         with store.transaction(readonly=True) as tx:
             ws, now, faults_armed = self._workspace(tx, workspace, trace)
@@ -270,17 +269,11 @@ class DmpService:
         if vihf_error is not None or principal is None:
             raise vihf_error or DmpFault("DMPVIHFInvalid", "VIHF invalide")
         call = self._call(workspace, ws, now, message, operation, principal, trace, client_chain)
-        # outside the write unit of work, which on SQLite holds the writer lock of every worker process
-        trace.live = live_findings(message)
-        try:
-            if prepare is not None:
-                call.prepared = prepare(call)
-            with store.transaction(readonly=read_only) as tx:
-                exchange = self._handle(call, tx, read_only, trace, exchange_of)
-        finally:
-            if trace.patient_ins is None:  # the handler raised: what it had learnt
-                trace.patient_ins = call.patient_ins
-        return self._handled(workspace, call, trace, exchange)
+        if prepare is not None:  # outside the write unit of work: on SQLite it holds every worker's writer lock
+            call.prepared = prepare(call)
+        with store.transaction(readonly=read_only) as tx:
+            exchange = self._handle(call, tx, read_only, trace, exchange_of)
+        return self._handled(workspace, trace, exchange)
 
     @staticmethod
     def _workspace(tx: UnitOfWork, workspace: str, trace: _Trace) -> tuple[Any, datetime, bool]:
@@ -298,7 +291,8 @@ class DmpService:
 
     def _call(self, workspace: str, ws: Any, now: datetime, message: SoapMessage, operation: Operation,
               principal: Principal, trace: _Trace, client_chain: Sequence[x509.Certificate]) -> Call:
-        """The checks between a valid VIHF and the handler, and what the handler receives."""
+        """The checks between a valid VIHF and the handler, and what the handler receives. The live conformance
+        findings are computed here too: they only read the request, so no unit of work need wait for them."""
         trace.findings += [Finding("VIHF-NOTE", "warning", note) for note in principal.notes]
         if client_chain and bool(ws.settings.get("tls_vihf_check", self.runtime.tls_vihf_check)):
             check_tls_client(client_chain, principal, pki=self.runtime.pki, now=now,
@@ -309,6 +303,7 @@ class DmpService:
         if principal.patient is None and operation.transaction not in PATIENTLESS:
             raise DmpFault("DMPVIHFInvalid", "VIHF invalide : attribut obligatoire "
                            "urn:oasis:names:tc:xacml:2.0:resource:resource-id absent")
+        trace.live = live_findings(message)
         return Call(workspace=workspace, now=now, message=message, operation=operation, principal=principal,
                     runtime=self.runtime, workspace_settings=ws.settings, findings=trace.findings)
 
@@ -331,7 +326,7 @@ class DmpService:
         return exchange if append_exchange(tx, call.workspace, exchange, savepoint=wrote) else None
 
     @staticmethod
-    def _handled(workspace: str, call: Call, trace: _Trace, exchange: Exchange | None) -> HttpReply:
+    def _handled(workspace: str, trace: _Trace, exchange: Exchange | None) -> HttpReply:
         """After the handler's unit of work committed: its log line, when written with it."""
         if exchange is not None:
             trace.logged = True

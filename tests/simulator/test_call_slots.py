@@ -61,12 +61,28 @@ def test_a_sleeping_call_lends_its_slot():
 
 
 def test_held_is_reentrant_and_unlimited_when_zero():
-    slots = CallSlots(1)
-    with slots.held(), slots.held():
-        pass
-    unlimited = CallSlots(0)
-    with unlimited.held():
-        unlimited.sleep(0)
+    nested = threading.Event()
+
+    def twice() -> None:  # a second held() in the same thread would wait for ever if it took another slot
+        slots = CallSlots(1)
+        with slots.held(), slots.held():
+            nested.set()
+
+    thread = threading.Thread(target=twice, daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    assert nested.is_set()
+
+    unlimited, together = CallSlots(0), threading.Barrier(5)
+    passed = []
+
+    def inside() -> None:  # five calls inside at once: only possible without a limit
+        with unlimited.held():
+            together.wait(timeout=10)
+            passed.append(True)
+
+    _run_together(5, inside)
+    assert passed == [True] * 5
 
 
 def test_latency_fault_does_not_stall_other_calls(sandbox):

@@ -194,7 +194,6 @@ def test_fed_document_is_found_with_its_metadata_and_retrieved_byte_identical(sa
     assert documents[0].content == cda  # byte-identical to what was fed
 
 
-
 def test_a_feed_is_checked_before_its_write_transaction_and_outside_the_writer_lock(sandbox, gp, patient,
                                                                                   monkeypatch):
     """Parsing, metadata and XAdES checks hold no SQLite writer lock (every worker's writes would wait for them);
@@ -224,6 +223,7 @@ def test_a_feed_is_checked_before_its_write_transaction_and_outside_the_writer_l
     refused(gp.feed(patient, gp.submission(patient, seed=12, signed_content=b"<autre/>")),
             "XDSRegistryMetadataError", "XAdES")
     assert seen[1].records is None and seen[1].signature_problems  # checked before, answered after access
+
 
 def test_inline_base64_feeding_works_too(sandbox, gp, patient):
     submission = gp.submission(patient, seed=2)
