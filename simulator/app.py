@@ -2,13 +2,12 @@
 JSON API under ``/api`` (OpenAPI at ``/openapi.json``), the test PKI's CRLs, ``/health`` and the web console
 under ``/ui``.
 
-Handlers are synchronous (SQLAlchemy, lxml, signatures): FastAPI runs them in its thread pool.
+SOAP calls are synchronous (SQLAlchemy, lxml, signatures): they run on the worker's event loop, or in threads with
+``soap_threads`` (call_runner.py). The admin API's synchronous routes run in FastAPI's thread pool.
 """
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
+from .call_runner import call_runner
 from .dmp.service import DmpService, Runtime
 from .exchanges import HttpReply, oversized_exchange, record_exchange
 from .store import DEFAULT_WORKSPACE
 
 DMP_PREFIX = "/si-dmp-server/v2/services"
-# threads of the DMP calls' own pool: most of them wait for a call slot (call_slots.py), which costs nothing
-SOAP_POOL_THREADS = 64
 DMP_SERVICES = ("patients", "patientsPDQ", "patientsSpecific", "habilitations", "registry", "repository")
 
 
@@ -59,23 +57,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _thread_runner(threads: int) -> Callable[..., Awaitable[Any]]:
-    """Run a (synchronous) DMP call in a worker thread of its own pool (0: anyio's pool of 40, shared with the API).
-    How many of them run at once is the service's business (``Runtime.slots``, call_slots.py): the others wait
-    there at no cost, and a call sleeping on an injected latency does not count."""
-    if threads <= 0:
-        return run_in_threadpool
-    limiter: anyio.CapacityLimiter | None = None
-
-    async def run(func: Callable[..., Any], *args: Any) -> Any:
-        nonlocal limiter
-        if limiter is None:  # made in the event loop, on first use
-            limiter = anyio.CapacityLimiter(SOAP_POOL_THREADS)
-        return await anyio.to_thread.run_sync(functools.partial(func, *args), limiter=limiter)
-    return run
-
-
-def _to_response(reply: HttpReply) -> Response:
+async def _to_response(reply: HttpReply) -> Response:
+    if reply.delay_seconds > 0:  # an injected latency fault: waited here, on the loop, never inside the call
+        await anyio.sleep(reply.delay_seconds)
     if reply.drop_connection:
         return DroppedConnection()
     return Response(content=reply.body, status_code=reply.status, media_type=None,
@@ -91,7 +75,7 @@ def create_app(runtime: Runtime, *, max_body_bytes: int = 64 * 1024 * 1024,
                               f"under {DMP_PREFIX}/…; this API controls the sandbox.")
     app.state.runtime = runtime
     service = DmpService(runtime)
-    soap_thread = _thread_runner(runtime.soap_threads)
+    run_call = call_runner(runtime.soap_threads)
 
     async def too_large(request: Request, workspace: str, name: str, started_at: datetime, t0: float) -> Response:
         """HTTP 413, and its line in the workspace's exchange log (the body itself is not kept)."""
@@ -111,9 +95,9 @@ def create_app(runtime: Runtime, *, max_body_bytes: int = 64 * 1024 * 1024,
             body = await _read_body(request, max_body_bytes)
         except BodyTooLarge:
             return await too_large(request, workspace, name, started_at, t0)
-        reply = await soap_thread(service.process, workspace, name, body, request.headers.get("content-type"),
-                                  request.headers.get("soapaction"), _tls_client_chain(request))
-        return _to_response(reply)
+        reply = await run_call(service.process, workspace, name, body, request.headers.get("content-type"),
+                               request.headers.get("soapaction"), _tls_client_chain(request))
+        return await _to_response(reply)
 
     @app.post(DMP_PREFIX + "/{name}", include_in_schema=False)
     async def dmp_default(request: Request, name: str) -> Response:
@@ -137,9 +121,9 @@ def create_app(runtime: Runtime, *, max_body_bytes: int = 64 * 1024 * 1024,
             chain = _insi_client_chain(request, insi.config.client_cert_header)
         except ValueError as exc:
             return JSONResponse({"error": f"unreadable client certificate: {exc}"}, status_code=400)
-        reply = await run_in_threadpool(insi.process, workspace, body, request.headers.get("content-type"),
-                                        request.headers.get("soapaction"), chain)
-        return _to_response(reply)
+        reply = await run_call(insi.process, workspace, body, request.headers.get("content-type"),
+                               request.headers.get("soapaction"), chain)
+        return await _to_response(reply)
 
     def insi_wsdl(request: Request) -> Response:
         if "wsdl" not in {key.lower() for key in request.query_params}:

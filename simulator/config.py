@@ -32,7 +32,9 @@ class Settings:
     # DMP: a TLS client certificate must fit the VIHF's Authentification_mode (CPx card in DIRECTE, the structure's
     # ORG AUTH_CLI in the indirect modes; security/tls_client.py). Off: any certificate the TLS layer accepted.
     tls_vihf_check: bool = True
-    soap_threads: int = 2  # DMP SOAP calls processed at once per server process (0: no limit, anyio's pool of 40)
+    # SOAP calls (DMP, INSi): 0 runs them on each worker's event loop, one at a time (fastest on a local database);
+    # N runs up to N at once in threads, for a database across the network (call_runner.py)
+    soap_threads: int = 0
 
     @property
     def database_url(self) -> str:

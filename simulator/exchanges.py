@@ -3,8 +3,6 @@ workspace can inject (latency, HTTP 503, a dropped connection) and the write of 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,25 +18,33 @@ class HttpReply:
     content_type: str
     body: bytes
     drop_connection: bool = False
+    # an injected latency: the HTTP layer waits this long before it answers. The call itself never sleeps: it may
+    # run on the worker's event loop (app.call_runner), where a sleep would stall every other connection.
+    delay_seconds: float = 0.0
 
 
 UNAVAILABLE = HttpReply(503, "text/plain; charset=utf-8", "Service temporairement indisponible".encode())
 DROPPED = HttpReply(200, "text/plain", b"", drop_connection=True)
 
 
-def transport_fault(fault: Any, sleep: Callable[[float], None] = time.sleep) -> HttpReply | None:
-    """Apply an injected fault that acts below SOAP: latency waits (and lets the call go on), HTTP 503 and a dropped
-    connection answer instead of the service. Other kinds are the service's own business: None. ``sleep``: how
-    to wait (the DMP's gives its call slot back meanwhile)."""
+def transport_fault(fault: Any) -> HttpReply | None:
+    """The answer of an injected fault that acts below SOAP instead of the service: HTTP 503, a dropped
+    connection. None for the other kinds: latency lets the call go on (``fault_delay``), the rest are the
+    service's own business."""
     if fault is None:
         return None
-    if fault.kind == "latency":
-        sleep(fault.params["ms"] / 1000)
-    elif fault.kind == "http_503":
+    if fault.kind == "http_503":
         return UNAVAILABLE
-    elif fault.kind == "drop_connection":
+    if fault.kind == "drop_connection":
         return DROPPED
     return None
+
+
+def fault_delay(fault: Any) -> float:
+    """Seconds an injected latency fault holds the answer back (0 for other kinds, or no fault)."""
+    if fault is None or fault.kind != "latency":
+        return 0.0
+    return fault.params["ms"] / 1000
 
 
 def record_exchange(store: Store, workspace: str, exchange: Exchange, *, workspace_known: bool = False) -> None:

@@ -13,20 +13,20 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from cryptography import x509
 from lxml import etree
 
-from ..call_slots import CallSlots
 from ..pki import TestPKI
 from ..security import VihfSettings, verify_vihf
 from ..security.principal import PatientRef, Principal
 from ..security.tls_client import check_tls_client
 from ..soap import SoapFault, SoapMessage, SoapVersion, build_response, parse_request, to_response
-from ..exchanges import HttpReply, append_exchange, live_findings, log_line, record_exchange, transport_fault
+from ..exchanges import (HttpReply, append_exchange, fault_delay, live_findings, log_line, record_exchange,
+                         transport_fault)
 from ..store import Exchange, Finding, Store, UnitOfWork
 from .faults import DmpFault
 from .messages import Operation, identify
@@ -65,11 +65,7 @@ class Runtime:
     require_xades: bool = True
     populate: Callable[[str], None] | None = None  # fills a new workspace with the seeded population
     tls_vihf_check: bool = True  # a TLS client certificate must fit the VIHF's mode (security/tls_client.py)
-    soap_threads: int = 2  # DMP calls running at once in a process (call_slots.py); 0: no limit, the shared pool of 40
-    slots: CallSlots = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.slots = CallSlots(self.soap_threads)
+    soap_threads: int = 0  # SOAP calls on each worker's event loop; N: up to N at once in threads (call_runner.py)
 
     def vihf_settings(self, workspace_settings: Mapping[str, Any]) -> VihfSettings:
         lenient = bool(workspace_settings.get("vihf_lenient", self.vihf_lenient))
@@ -168,6 +164,7 @@ class _Trace:
     # computed before the handler's unit of work (they only read the request), appended after its own findings
     live: list[Finding] | None = None
     reply: HttpReply | None = None  # the handler's answer, once encoded
+    delay_seconds: float = 0.0  # an injected latency, waited by the HTTP layer (HttpReply.delay_seconds)
 
 
 def _add_live_findings(trace: _Trace, message: SoapMessage | None) -> None:
@@ -183,13 +180,8 @@ class DmpService:
     def process(self, workspace: str, service: str, body: bytes, content_type: str | None,
                 soap_action: str | None = None, client_chain: Sequence[x509.Certificate] = ()) -> HttpReply:
         """``client_chain``: the TLS client certificate chain (leaf first) when the server has one (``serve --tls``,
-        the ASGI TLS extension); it is checked against the VIHF's authentication mode. Runs in one of the
-        process's call slots (``Runtime.slots``)."""
-        with self.runtime.slots.held():
-            return self._process(workspace, service, body, content_type, soap_action, client_chain)
-
-    def _process(self, workspace: str, service: str, body: bytes, content_type: str | None,
-                 soap_action: str | None, client_chain: Sequence[x509.Certificate]) -> HttpReply:
+        the ASGI TLS extension); it is checked against the VIHF's authentication mode. Never sleeps: an injected
+        latency comes back as the reply's ``delay_seconds``."""
         started_at = datetime.now(timezone.utc)
         t0 = time.perf_counter()
         message: SoapMessage | None = None
@@ -220,6 +212,8 @@ class DmpService:
             _add_live_findings(trace, message)
             self._log(workspace, service, started_at, duration_ms, body, content_type, reply, message, operation,
                       trace)
+        if trace.delay_seconds:
+            reply = replace(reply, delay_seconds=trace.delay_seconds)
         return reply
 
     # -- steps ----------------------------------------------------------------------------------------------
@@ -262,6 +256,9 @@ class DmpService:
                     workspace, operation.transaction,
                     patient_ins=principal.patient.ins if principal and principal.patient else None,
                     professional=principal.name_id if principal else None)
+        if (delay := fault_delay(fault)) > 0:
+            trace.delay_seconds = delay
+            trace.findings.append(Finding("SANDBOX-FAULT", "info", f"injected fault latency ({delay * 1000:.0f} ms)"))
         injected = self._injected(fault, message, operation)
         if injected is not None:
             trace.findings.append(Finding("SANDBOX-FAULT", "info", f"injected fault {fault.kind}"))
@@ -349,7 +346,7 @@ class DmpService:
     def _injected(self, fault: Any, message: SoapMessage, operation: Operation) -> HttpReply | None:
         if fault is None:
             return None
-        below_soap = transport_fault(fault, sleep=self.runtime.slots.sleep)
+        below_soap = transport_fault(fault)
         if below_soap is not None or fault.kind == "latency":
             return below_soap
         if fault.kind == "soap_fault":
@@ -394,8 +391,8 @@ class DmpService:
                   trace: _Trace) -> Exchange:
         principal, patient_ins, findings = trace.principal, trace.patient_ins, trace.findings
         verdict = "fail" if any(f.severity == "error" for f in findings) else "pass"
-        return Exchange(
-            started_at=started_at, duration_ms=duration_ms, service=service, http_status=reply.status,
+        return Exchange(  # the duration the client sees: an injected latency included
+            started_at=started_at, duration_ms=duration_ms + trace.delay_seconds * 1000, service=service, http_status=reply.status,
             transaction=operation.transaction if operation else None,
             action=message.action if message is not None else None,
             request_content_type=content_type, request=body, response_content_type=reply.content_type,

@@ -36,7 +36,7 @@ import os
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from typing import Any
@@ -45,7 +45,7 @@ from cryptography import x509
 from lxml import etree
 
 from ..dmp.service import Runtime
-from ..exchanges import HttpReply, live_findings, record_exchange, transport_fault
+from ..exchanges import HttpReply, fault_delay, live_findings, record_exchange, transport_fault
 from ..soap import SoapFault, SoapMessage, SoapVersion, build_response, parse_request, to_response
 from ..store import Exchange, Finding
 from .caller import CallerSettings, InsiCaller, verify_caller
@@ -137,6 +137,7 @@ class _Outcome:
     caller: InsiCaller | None = None
     context: Context | None = None
     patient_ins: str | None = None
+    delay_seconds: float = 0.0  # an injected latency, waited by the HTTP layer (HttpReply.delay_seconds)
 
 
 def identify(message: SoapMessage) -> tuple[Operation, list[str]]:
@@ -199,9 +200,11 @@ class InsiService:
             fault = InsiFault("internal", message_id=message.message_id if message is not None else None)
             outcome.reply = self._fault_reply(fault, message)
             findings.append(Finding("SANDBOX-INTERNAL", "error", traceback.format_exc(limit=3)))
-        duration_ms = (time.perf_counter() - t0) * 1000
+        duration_ms = (time.perf_counter() - t0 + outcome.delay_seconds) * 1000  # as the client sees it
         findings += live_findings(message)
         self._log(workspace, started_at, duration_ms, body, content_type, message, operation, outcome, findings)
+        if outcome.delay_seconds:
+            return replace(outcome.reply, delay_seconds=outcome.delay_seconds)
         return outcome.reply
 
     # -- steps --------------------------------------------------------------------------------------------
@@ -222,6 +225,7 @@ class InsiService:
         forced_code: str | None = None
         if injected is not None:
             findings.append(Finding("SANDBOX-FAULT", "info", f"injected fault {injected.kind} {dict(injected.params)}"))
+            outcome.delay_seconds = fault_delay(injected)
             below_soap = transport_fault(injected)
             if below_soap is not None:
                 outcome.reply = below_soap

@@ -2,6 +2,7 @@
 effect on the SOAP side (faults, DMP state, authorizations, the clock)."""
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -421,8 +422,12 @@ def test_http_503_and_fault_management(sandbox):
 def test_latency_fault_delays_the_answer(sandbox):
     sandbox.http.post(f"{D}/faults", json={"kind": "latency", "transaction": "TD0.2", "remaining": 1,
                                        "params": {"ms": 150}}).raise_for_status()
+    started = time.monotonic()
     assert _td02(sandbox, sandbox.scenario(0)).status == 200
-    assert sandbox.http.get(f"{D}/exchanges").json()["items"][0]["duration_ms"] >= 150
+    assert time.monotonic() - started >= 0.15  # the client waited
+    line = sandbox.http.get(f"{D}/exchanges").json()["items"][0]
+    assert line["duration_ms"] >= 150  # the log says what the client saw
+    assert any(f["rule"] == "SANDBOX-FAULT" and "latency" in f["message"] for f in line["findings"])
 
 
 def test_drop_connection_cuts_the_answer(sandbox):
