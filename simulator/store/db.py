@@ -253,14 +253,20 @@ class Store:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
 
     @contextmanager
-    def transaction(self, *, readonly: bool = False) -> Iterator[UnitOfWork]:
+    def transaction(self, *, readonly: bool = False, autocommit: bool = False) -> Iterator[UnitOfWork]:
         """A unit of work: committed when the block ends, rolled back if it raises. Keep it short.
         ``readonly``: writes are refused (SQLite ``query_only``, PostgreSQL READ ONLY) and, on SQLite, no
-        write lock is taken, so readers never wait for writers."""
+        write lock is taken, so readers never wait for writers.
+        ``autocommit`` (PostgreSQL; ignored on SQLite): each statement is its own transaction, which spares the
+        BEGIN and COMMIT round trips. Only for a unit of work that reads, then writes at most one statement, last:
+        its reads lose nothing (under READ COMMITTED every statement of a transaction takes its own snapshot
+        anyway) and there is nothing to roll back with the write (a search and its exchange-log line)."""
         with (self._writer.held() if self._writer is not None and not readonly else nullcontext()):
             with (self._reader if readonly else self.engine).connect() as conn:
                 if self.dialect == "sqlite":
                     conn.execution_options(**{_BEGIN_OPTION: "READONLY" if readonly else "IMMEDIATE"})
+                elif autocommit:
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
                 elif readonly:
                     conn.execution_options(postgresql_readonly=True)
                 with conn.begin():

@@ -236,6 +236,23 @@ def test_readonly_units_of_work_refuse_writes(store: Store, ws: str) -> None:
         assert tx.controls.clock_offset(ws) == 5
 
 
+def test_autocommit_units_of_work_commit_each_statement_on_postgresql(store: Store, ws: str) -> None:
+    """A search's unit of work on PostgreSQL (DmpService): no BEGIN/COMMIT, its log line committed as written. On
+    SQLite the flag changes nothing: the unit of work is one transaction, rolled back when it raises."""
+    with pytest.raises(RuntimeError), store.transaction(autocommit=True) as tx:
+        tx.exchanges.append(ws, exchange(), savepoint=False)
+        raise RuntimeError("after the write")
+    with store.transaction(readonly=True) as tx:
+        kept = len(tx.exchanges.list(ws))
+    assert kept == (1 if store.dialect == "postgresql" else 0)
+    with store.transaction() as tx:  # the pooled connection is back to transactions: this write is undone
+        with pytest.raises(RuntimeError), tx.savepoint():
+            tx.exchanges.append(ws, exchange(), savepoint=False)
+            raise RuntimeError("inside a savepoint")
+    with store.transaction(readonly=True) as tx:
+        assert len(tx.exchanges.list(ws)) == kept
+
+
 def test_workspace_lifecycle(store: Store, new_ws) -> None:
     name = new_ws()
     with store.transaction() as tx:
