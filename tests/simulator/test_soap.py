@@ -402,8 +402,11 @@ def test_limits_are_configurable():
     limits = soap.SoapLimits(max_message_bytes=10_000, max_part_bytes=100, max_depth=5, max_attribute_length=10)
     with pytest.raises(soap.DepthLimitExceeded):
         soap.parse_request(in_envelope(b"<a><b><c><d/></c></b></a>"), "application/soap+xml", limits=limits)
-    with pytest.raises(soap.AttributeTooLong):
+    with pytest.raises(soap.AttributeTooLong, match="attribute v of <a> .* 11 characters"):
         soap.parse_request(in_envelope(b'<a v="12345678901"/>'), "application/soap+xml", limits=limits)
+    # at the limits exactly: Envelope, Body, a, b, c is depth 5; a 10-character value (characters, not bytes)
+    at_limits = in_envelope('<a v="é123456789"><b><c/></b></a>'.encode())
+    assert soap.parse_xml(at_limits, limits=limits).tag == f"{{{ns.SOAP12}}}Envelope"
     with pytest.raises(soap.PartTooLarge):
         soap.parse_request(multipart([(ROOT_HEADERS, iti41_root()), (DOC_HEADERS, b"x" * 101)]), MTOM_CT,
                            limits=limits)
