@@ -2,7 +2,7 @@
 """DMP server load: ITI-41 feeds and ITI-18 FindDocuments, 32 concurrent clients, VIHF verified on every request.
 
     .venv/bin/python bench/dmp_load.py [--db sqlite|postgresql|both] [--clients 32] [--feeds 400] [--seconds 20]
-                                       [--rate 300] [--patients 60] [--workers 1] [--json PATH]
+                                       [--rate 300] [--patients 60] [--workers 1] [--soap-threads N] [--json PATH]
 
 Starts a real `segur-sandbox serve` process (--workers, default 1) on a fresh database, authorises the first seeded
 professional on the open DMPs through the admin API, then:
@@ -22,7 +22,8 @@ professional on the open DMPs through the admin API, then:
 Every request is built and signed before the clock starts (one VIHF per request body, verified by the server each
 time). The load generator shares the machine's cores with the server, so it is kept lean: plain asyncio streams
 on keep-alive HTTP/1.1 connections, pre-built request bytes, a response read by Content-Length (or chunked) and
-checked by a substring search; its CPU time is reported per phase. A response fails when its status is not 200 or
+checked by a substring search; its CPU time is reported per phase, and so is the server's (its worker processes'
+user + system time from /proc, per request; not PostgreSQL's). A response fails when its status is not 200 or
 its body lacks ResponseStatusType:Success (BENCH_DEBUG=1 prints the first ones).
 Targets on a 2-core machine: >= 300 searches/s (closed loop), p95 <= 50 ms at 300 searches/s (open loop),
 >= 80 feeds/s. The JSON records the machine (CPU model, cores, Python, a CPU speed probe) to compare runs.
@@ -213,6 +214,7 @@ class Tally:
     unsent: int = 0  # open loop: due within the window but never sent, every connection still busy at its end
     elapsed: float = 0.0
     generator_cpu_s: float = 0.0
+    server_cpu_s: float | None = None  # the server's worker processes, over the phase (None: /proc unreadable)
 
     async def exchange(self, connection: Connection, request: bytes, since: float) -> None:
         """One request; its latency runs from ``since`` (send time in a closed loop, due time in an open one)."""
@@ -358,34 +360,60 @@ def _database(db_kind: str) -> Iterator[str | None]:
 
 def _figures(tally: Tally) -> dict[str, Any]:
     answered = len(tally.latencies) - tally.unsent
+    server_ms = (round(tally.server_cpu_s * 1000 / answered, 2)
+                 if tally.server_cpu_s is not None and answered else None)
     return {"count": answered, "failed": tally.failed,
             "per_s": round(answered / tally.elapsed, 1) if tally.elapsed else 0.0,
             "p50_ms": tally.percentile_ms(50), "p95_ms": tally.percentile_ms(95), "p99_ms": tally.percentile_ms(99),
-            "generator_cpu_s": round(tally.generator_cpu_s, 2)}
+            "generator_cpu_s": round(tally.generator_cpu_s, 2), "server_cpu_ms_per_request": server_ms}
+
+
+def _cpu_seconds(pids: list[int]) -> float | None:
+    """User + system CPU time of these processes so far (Linux /proc), None where it cannot be read."""
+    total = 0
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def _measured(phase: Any, pids: list[int]) -> Tally:
+    before = _cpu_seconds(pids)
+    tally = await phase
+    after = _cpu_seconds(pids)
+    tally.server_cpu_s = None if before is None or after is None else after - before
+    return tally
 
 
 async def _phases(port: int, prepared: Prepared, clients: int, seconds: float,
-                  rate: float) -> tuple[Tally, Tally, Tally, int]:
+                  rate: float, pids: list[int]) -> tuple[Tally, Tally, Tally, int]:
     warm = await _closed_loop(port, prepared.warm, clients)
     if warm.failed:
         raise SystemExit(f"{warm.failed} of the {len(prepared.warm)} warm-up feeds failed (BENCH_DEBUG=1 shows why)")
-    feeds = await _closed_loop(port, prepared.load, clients)
+    feeds = await _measured(_closed_loop(port, prepared.load, clients), pids)
     answer_bytes = await _check_search(port, prepared.search)
-    closed = await _closed_loop(port, [prepared.search], clients, seconds)
-    opened = await _open_loop(port, prepared.search, clients, rate, seconds)
+    closed = await _measured(_closed_loop(port, [prepared.search], clients, seconds), pids)
+    opened = await _measured(_open_loop(port, prepared.search, clients, rate, seconds), pids)
     return feeds, closed, opened, answer_bytes
 
 
 def bench(db_kind: str, clients: int, feeds: int, seconds: float, rate: float, patients: int, workers: int,
-          machine: dict[str, Any]) -> dict[str, Any]:
+          machine: dict[str, Any], soap_threads: int | None = None) -> dict[str, Any]:
+    env = {} if soap_threads is None else {"SEGUR_SANDBOX_SOAP_THREADS": str(soap_threads)}
     with tempfile.TemporaryDirectory() as tmp, _database(db_kind) as db:
-        with LiveServer(Path(tmp) / "data", db=db, workers=workers, patients=patients, seed=SEED) as server:
+        with LiveServer(Path(tmp) / "data", db=db, workers=workers, patients=patients, seed=SEED,
+                        env=env) as server:
             prepared = _prepare(server, feeds)
-            feed, closed, opened, answer_bytes = asyncio.run(_phases(server.port, prepared, clients, seconds, rate))
+            feed, closed, opened, answer_bytes = asyncio.run(
+                _phases(server.port, prepared, clients, seconds, rate, server.worker_pids()))
     open_figures = _figures(opened)
     achieved = open_figures.pop("per_s")
     return {
         "database": db_kind, "clients": clients, "workers": workers,
+        "soap_threads": soap_threads if soap_threads is not None else "default (0: on the event loop)",
         "cda_bytes": round(statistics.mean(prepared.cda_bytes)), "cda_min_bytes": CDA_MIN_BYTES,
         "feeds": _figures(feed),
         "searches": {**_figures(closed), "documents_per_answer": SEARCH_DOCUMENTS, "answer_bytes": answer_bytes},
@@ -405,11 +433,12 @@ def _report(r: dict[str, Any]) -> None:
     f, s, o = r["feeds"], r["searches"], r["searches_open_loop"]
     print(f"{r['database']:>10}: ITI-41 {f['per_s']} feeds/s, p50 {f['p50_ms']} ms, p95 {f['p95_ms']} ms "
           f"({f['count']} feeds, {f['failed']} failed, CDA {r['cda_bytes']} B + XAdES, "
-          f"generator {f['generator_cpu_s']} s CPU)")
+          f"generator {f['generator_cpu_s']} s CPU, server {f['server_cpu_ms_per_request']} ms CPU a feed)")
     print(f"{'':>10}  ITI-18 closed loop: {s['per_s']} searches/s, p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
           f"p99 {s['p99_ms']} ms ({s['count']} searches of {s['documents_per_answer']} documents, "
           f"{s.get('answer_bytes', '?')} B answer, "
-          f"{s['failed']} failed, generator {s['generator_cpu_s']} s CPU)")
+          f"{s['failed']} failed, generator {s['generator_cpu_s']} s CPU, "
+          f"server {s['server_cpu_ms_per_request']} ms CPU a search)")
     print(f"{'':>10}  ITI-18 open loop at {o['offered_per_s']}/s: achieved {o['achieved_per_s']}/s, "
           f"p50 {o['p50_ms']} ms, p95 {o['p95_ms']} ms, p99 {o['p99_ms']} ms from the due time "
           f"({o['count']} searches, {o['unsent']} never sent, {o['failed']} failed, "
@@ -437,16 +466,19 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="open loop: searches offered per second")
     parser.add_argument("--patients", type=int, default=60)
     parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
+    parser.add_argument("--soap-threads", type=int, default=None,
+                        help="SEGUR_SANDBOX_SOAP_THREADS for the server (default: its own, 0 = on the event loop)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.rate <= 0 or args.clients < 1:
         parser.error("--rate must be positive and --clients at least 1")
     machine = _machine()  # before any server runs: the probe should see an idle machine
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    results = [bench(kind, args.clients, args.feeds, args.seconds, args.rate, args.patients, args.workers, machine)
-               for kind in kinds]
+    results = [bench(kind, args.clients, args.feeds, args.seconds, args.rate, args.patients, args.workers, machine,
+                     args.soap_threads) for kind in kinds]
     print(f"machine: {machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']}, "
-          f"CPU probe {machine['cpu_probe_s']} s; {args.workers} server worker(s), {args.clients} connections")
+          f"CPU probe {machine['cpu_probe_s']} s; {args.workers} server worker(s), {args.clients} connections, "
+          f"SOAP threads: {'server default' if args.soap_threads is None else args.soap_threads}")
     for r in results:
         _report(r)
     if args.json:

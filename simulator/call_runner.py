@@ -2,11 +2,10 @@
 
 A SOAP call is synchronous (lxml, signatures, SQLAlchemy) and holds the GIL nearly all the time. Handed to a
 thread, it shares the GIL with the event loop, which wakes for every socket event: each hand-over costs the
-process CPU of its own and the call lasts longer. Measured with bench/dmp_load.py (issue #3, 2 workers, 2 cores,
-FindDocuments of 50 documents): on the event loop ~490 searches/s on SQLite and ~420/s on PostgreSQL; in a
-thread, 2 at a time, ~320 and ~300. So by default (``soap_threads`` 0) a call runs on the loop, one at a time per
-worker; the other connections wait in the kernel's socket buffers meanwhile, which costs nothing, and
-``serve --workers N`` spreads the connections over the processes.
+process CPU of its own and the call lasts longer (bench/dmp_load.py, ``--soap-threads``: the README's Benchmarks
+compare both). So by default (``soap_threads`` 0) a call runs on the loop, one at a time per worker; the other
+connections wait in the kernel's socket buffers meanwhile, which costs nothing, and ``serve --workers N`` spreads
+the connections over the processes.
 
 With ``soap_threads`` N > 0 a worker runs up to N calls at once in threads: for a database far away on the network
 (a shared PostgreSQL on another host), where a call spends most of its time waiting for round trips.
