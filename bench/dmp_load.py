@@ -40,7 +40,7 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -380,7 +380,7 @@ def _cpu_seconds(pids: list[int]) -> float | None:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-async def _measured(phase: Any, pids: list[int]) -> Tally:
+async def _measured(phase: Awaitable[Tally], pids: list[int]) -> Tally:
     before = _cpu_seconds(pids)
     tally = await phase
     after = _cpu_seconds(pids)

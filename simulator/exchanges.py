@@ -40,6 +40,11 @@ def transport_fault(fault: Any) -> HttpReply | None:
     return None
 
 
+def fault_finding(fault: Any) -> Finding:
+    """The exchange log's note that a request met an injected fault (kind and parameters)."""
+    return Finding("SANDBOX-FAULT", "info", f"injected fault {fault.kind} {dict(fault.params)}")
+
+
 def fault_delay(fault: Any) -> float:
     """Seconds an injected latency fault holds the answer back (0 for other kinds, or no fault)."""
     if fault is None or fault.kind != "latency":

@@ -25,8 +25,8 @@ from ..security import VihfSettings, verify_vihf
 from ..security.principal import PatientRef, Principal
 from ..security.tls_client import check_tls_client
 from ..soap import SoapFault, SoapMessage, SoapVersion, build_response, parse_request, to_response
-from ..exchanges import (HttpReply, append_exchange, fault_delay, live_findings, log_line, record_exchange,
-                         transport_fault)
+from ..exchanges import (HttpReply, append_exchange, fault_delay, fault_finding, live_findings, log_line,
+                         record_exchange, transport_fault)
 from ..store import Exchange, Finding, Store, UnitOfWork
 from .faults import DmpFault
 from .messages import Operation, identify
@@ -257,12 +257,11 @@ class DmpService:
                     workspace, operation.transaction,
                     patient_ins=principal.patient.ins if principal and principal.patient else None,
                     professional=principal.name_id if principal else None)
-        if (delay := fault_delay(fault)) > 0:
-            trace.delay_seconds = delay
-            trace.findings.append(Finding("SANDBOX-FAULT", "info", f"injected fault latency ({delay * 1000:.0f} ms)"))
+        if fault is not None:
+            trace.findings.append(fault_finding(fault))
+            trace.delay_seconds = fault_delay(fault)
         injected = self._injected(fault, message, operation)
         if injected is not None:
-            trace.findings.append(Finding("SANDBOX-FAULT", "info", f"injected fault {fault.kind}"))
             return injected
         if vihf_error is not None or principal is None:
             raise vihf_error or DmpFault("DMPVIHFInvalid", "VIHF invalide")
@@ -392,8 +391,9 @@ class DmpService:
                   trace: _Trace) -> Exchange:
         principal, patient_ins, findings = trace.principal, trace.patient_ins, trace.findings
         verdict = "fail" if any(f.severity == "error" for f in findings) else "pass"
-        return Exchange(  # the duration the client sees: an injected latency included
-            started_at=started_at, duration_ms=duration_ms + trace.delay_seconds * 1000, service=service, http_status=reply.status,
+        return Exchange(
+            started_at=started_at, service=service, http_status=reply.status,
+            duration_ms=duration_ms + trace.delay_seconds * 1000,  # what the client sees: an injected latency too
             transaction=operation.transaction if operation else None,
             action=message.action if message is not None else None,
             request_content_type=content_type, request=body, response_content_type=reply.content_type,

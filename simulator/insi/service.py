@@ -45,7 +45,7 @@ from cryptography import x509
 from lxml import etree
 
 from ..dmp.service import Runtime
-from ..exchanges import HttpReply, fault_delay, live_findings, record_exchange, transport_fault
+from ..exchanges import HttpReply, fault_delay, fault_finding, live_findings, record_exchange, transport_fault
 from ..soap import SoapFault, SoapMessage, SoapVersion, build_response, parse_request, to_response
 from ..store import Exchange, Finding
 from .caller import CallerSettings, InsiCaller, verify_caller
@@ -224,7 +224,7 @@ class InsiService:
         settings = WorkspaceInsi.from_settings(ws.settings, self.config)
         forced_code: str | None = None
         if injected is not None:
-            findings.append(Finding("SANDBOX-FAULT", "info", f"injected fault {injected.kind} {dict(injected.params)}"))
+            findings.append(fault_finding(injected))
             outcome.delay_seconds = fault_delay(injected)
             below_soap = transport_fault(injected)
             if below_soap is not None:

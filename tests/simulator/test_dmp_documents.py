@@ -540,9 +540,9 @@ def test_a_seeded_workspace_holds_what_a_pharmacist_expects(sandbox):
     assert sandbox.http.get(f"/api/workspaces/{workspace}/documents").json()["total"] == listed["total"]
 
 
-# --- PostgreSQL: a search and its log line in one transaction, without a savepoint -------------------------------
+# --- PostgreSQL: a search and its log line in one autocommit unit of work, without a savepoint ----------------------
 
-def test_postgresql_search_logs_its_line_in_its_transaction_and_falls_back_when_that_fails(pg_sandbox, monkeypatch):
+def test_postgresql_search_logs_its_line_in_its_unit_of_work_and_falls_back_when_that_fails(pg_sandbox, monkeypatch):
     from sqlalchemy import event
 
     from segur_sandbox.simulator.store.exchanges import ExchangeRepository
@@ -550,18 +550,19 @@ def test_postgresql_search_logs_its_line_in_its_transaction_and_falls_back_when_
     runtime, http = pg_sandbox.runtime, pg_sandbox.http
     gp, patient = Lps(pg_sandbox, GP), pg_sandbox.scenario(0)
     assert gp.feed(patient, seed=1).status == 200
-    statements: list[str] = []
-    event.listen(runtime.store.engine, "before_cursor_execute",
-                 lambda _c, _cur, statement, *_a: statements.append(statement))
+    statements: list[tuple[str, bool]] = []  # each statement, and whether its connection was in autocommit
+    event.listen(runtime.store.engine, "before_cursor_execute", lambda conn, _cur, statement, *_a: statements.append(
+        (statement, conn.connection.dbapi_connection.autocommit)))
     assert len(clinical(gp.found(patient))) == 1
-    assert not [s for s in statements if "SAVEPOINT" in s.upper()], statements  # the search wrote nothing else
-    assert sum("INSERT INTO exchanges" in s for s in statements) == 1
+    assert not [s for s, _ in statements if "SAVEPOINT" in s.upper()], statements  # the search wrote nothing else
+    assert [autocommit for s, autocommit in statements if "INSERT INTO exchanges" in s] == [True]  # no BEGIN/COMMIT
+    assert all(autocommit for _, autocommit in statements)  # the reads too: one unit of work, no transaction
 
     real_append, calls = ExchangeRepository.append, []
 
     def append_failing_once(self, workspace, exchange, *, savepoint=True):
         calls.append(savepoint)
-        if len(calls) == 1:  # the line written with the search: the transaction is aborted, nothing to lose
+        if len(calls) == 1:  # the line written with the search fails: the search wrote nothing else to lose
             self._conn.exec_driver_sql("SELECT 1/0")
         return real_append(self, workspace, exchange, savepoint=savepoint)
 
