@@ -21,13 +21,13 @@ from cryptography import x509
 from lxml import etree
 
 from ..pki import TestPKI
-from ..security import VihfSettings, verify_vihf
+from ..security import VihfSettings, claimed_caller, verify_vihf
 from ..security.principal import PatientRef, Principal
 from ..security.tls_client import check_tls_client
 from ..soap import SoapFault, SoapMessage, SoapVersion, build_response, parse_request, to_response
 from ..exchanges import (HttpReply, append_exchange, fault_delay, fault_finding, live_findings, log_line,
                          record_exchange, transport_fault)
-from ..store import Exchange, Finding, Store, UnitOfWork
+from ..store import Authorization, CallState, Exchange, Finding, Patient, Store, UnitOfWork
 from .faults import DmpFault
 from .messages import Operation, identify
 
@@ -40,7 +40,8 @@ PATIENTLESS = frozenset({"TD0.4", "TD0.5"})
 # Handlers that only read (search, retrieve). On SQLite they run in a read-only unit of work (no write lock: a
 # search never queues behind a feed) and the exchange-log line gets its own short write transaction; every other
 # handler, and every handler on PostgreSQL, writes its log line in its own unit of work (one transaction a call),
-# in a savepoint unless the handler only read.
+# in a savepoint unless the handler only read. These also read the caller's patient and authorization with the
+# workspace, keyed by what the VIHF claims (``Call.patient_and_authorization``).
 READ_ONLY = frozenset({"TD3.1", "TD3.2"})
 
 
@@ -88,6 +89,16 @@ class Call:
     patient_ins: str | None = None
     unit_of_work: UnitOfWork | None = None  # None while the transaction's preparer runs (see ``Preparer``)
     prepared: Any = None  # what the preparer found, for the handler
+    prefetched: CallState | None = None  # read with the workspace, for the caller the VIHF claimed
+
+    def patient_and_authorization(self, ins: str) -> tuple[Patient | None, Authorization | None]:
+        """The patient (None when unknown) and the caller's authorization on it (None when there is none). Read with
+        the workspace when the caller the VIHF claimed is the one it proved; once only, so that a handler that
+        writes and reads again sees its own writes."""
+        state, self.prefetched = self.prefetched, None
+        if state is not None and state.caller == (ins, self.principal.name_id):
+            return state.patient, state.authorization
+        return self.tx.authorizations.with_patient(self.workspace, ins, self.principal.name_id)
 
     @property
     def tx(self) -> UnitOfWork:
@@ -229,19 +240,24 @@ class DmpService:
             # writer lock of every worker). A transaction less per call; on PostgreSQL, three round trips less, and
             # for a handler that only reads, whose one write is its log line, last, BEGIN and COMMIT too.
             call = None
+            # a search or a retrieve reads its caller's access with the workspace: a round trip less on PostgreSQL
+            caller = claimed_caller(message) if operation.transaction in READ_ONLY else None
             with store.transaction(readonly=read_only, autocommit=operation.transaction in READ_ONLY) as tx:
-                ws, now, faults_armed = self._workspace(tx, workspace, trace)
-                if not faults_armed:
+                state, now = self._workspace(tx, workspace, trace, caller)
+                if not state.faults_armed:
+                    ws = state.workspace
                     principal = verify_vihf(message, pki=self.runtime.pki, now=now,
                                             settings=self.runtime.vihf_settings(ws.settings))
                     trace.principal = principal
                     call = self._call(workspace, ws, now, message, operation, principal, trace, client_chain)
+                    call.prefetched = state if caller is not None else None
                     exchange = self._handle(call, tx, read_only, trace, exchange_of)
             if call is not None:
                 return self._handled(workspace, trace, exchange)
             # faults armed: the general path below, which consumes the fault in a write unit of work of its own
         with store.transaction(readonly=True) as tx:
-            ws, now, faults_armed = self._workspace(tx, workspace, trace)
+            state, now = self._workspace(tx, workspace, trace)
+        ws = state.workspace
         vihf_error: SoapFault | None = None
         principal: Principal | None = None
         try:
@@ -251,7 +267,7 @@ class DmpService:
             vihf_error = exc
         trace.principal = principal
         fault = None
-        if faults_armed:
+        if state.faults_armed:
             with store.transaction() as tx:
                 fault = tx.controls.consume_fault(
                     workspace, operation.transaction,
@@ -273,18 +289,19 @@ class DmpService:
         return self._handled(workspace, trace, exchange)
 
     @staticmethod
-    def _workspace(tx: UnitOfWork, workspace: str, trace: _Trace) -> tuple[Any, datetime, bool]:
-        """The workspace row, its clock's now, and whether faults are armed in it."""
+    def _workspace(tx: UnitOfWork, workspace: str, trace: _Trace, caller: tuple[str, str] | None = None
+                   ) -> tuple[CallState, datetime]:
+        """The workspace row, whether faults are armed in it (and the access of ``caller``, see
+        ``Call.patient_and_authorization``), and its clock's now."""
         # Faults are seldom armed: checking here spares the usual request a write transaction. A fault armed
         # between this read and the handler acts from the next request on, as if armed a moment later.
-        found = tx.workspaces.get_for_call(workspace)
-        if found is None:
+        state = tx.workspaces.get_for_call(workspace, caller=caller)
+        if state is None:
             raise UnknownWorkspace(workspace)
-        ws, faults_armed = found
         trace.workspace_known = True
         # the workspace row holds the clock offset: no second read for ControlRepository.workspace_now
-        now = datetime.now(timezone.utc) + timedelta(seconds=ws.clock_offset_seconds)
-        return ws, now, faults_armed
+        now = datetime.now(timezone.utc) + timedelta(seconds=state.workspace.clock_offset_seconds)
+        return state, now
 
     def _call(self, workspace: str, ws: Any, now: datetime, message: SoapMessage, operation: Operation,
               principal: Principal, trace: _Trace, client_chain: Sequence[x509.Certificate]) -> Call:

@@ -264,6 +264,26 @@ def verify_vihf(
 # --- locating the assertion -------------------------------------------------------------------------
 
 
+_CLAIMED_NAME_ID = etree.XPath("s:Assertion/s:Subject/s:NameID/text()", namespaces={"s": ns.SAML2})
+_CLAIMED_RESOURCE_ID = etree.XPath(f"s:Assertion/s:AttributeStatement/s:Attribute[@Name='{ATTR_RESOURCE_ID}']"
+                                   "/s:AttributeValue/text()", namespaces={"s": ns.SAML2})
+
+
+def claimed_caller(message: SoapMessage) -> tuple[str, str] | None:
+    """The patient INS and professional NameID the VIHF *claims*, read without any check: a key to prefetch what
+    the call will need (``WorkspaceRepository.get_for_call``), to be used only once ``verify_vihf`` has returned the
+    same two values. None when the request does not hold exactly one of each."""
+    headers = [h for h in _elements(message.headers) if h.tag == f"{{{ns.WSSE}}}Security"]
+    if len(headers) != 1:
+        return None
+    name_ids, resource_ids = _CLAIMED_NAME_ID(headers[0]), _CLAIMED_RESOURCE_ID(headers[0])
+    if len(name_ids) != 1 or len(resource_ids) != 1:
+        return None
+    match = _CX.fullmatch(resource_ids[0].strip())
+    return (match["ins"], name_ids[0].strip()) if match else None
+
+
+
 def _elements(items: Iterable[Any]) -> list[etree._Element]:
     return [item for item in items if isinstance(item, etree._Element) and isinstance(item.tag, str)]
 

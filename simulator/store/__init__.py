@@ -66,13 +66,14 @@ from .exchanges import VERDICTS, Exchange, ExchangeRepository, Finding, Prepared
 from .identities import HistoricMatricule, Identity, IdentityRepository, name_key
 from .models import SCHEMA_VERSION
 from .patients import DMP_STATES, DmpState, Patient, PatientRepository
-from .workspaces import Workspace, WorkspaceCounts, WorkspaceRepository
+from .workspaces import CallState, Workspace, WorkspaceCounts, WorkspaceRepository
 
 __all__ = [
     # db
     "Store", "UnitOfWork", "make_engine", "normalise_url", "sqlite_url", "SCHEMA_VERSION", "MIGRATIONS",
     # workspaces
-    "DEFAULT_WORKSPACE", "Workspace", "WorkspaceCounts", "WorkspaceRepository", "check_workspace_id", "UNSET",
+    "DEFAULT_WORKSPACE", "CallState", "Workspace", "WorkspaceCounts", "WorkspaceRepository", "check_workspace_id",
+    "UNSET",
     # patients, directory, authorizations
     "Patient", "PatientRepository", "DmpState", "DMP_STATES",
     "Professional", "Structure", "DirectoryRepository",

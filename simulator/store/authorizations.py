@@ -224,7 +224,7 @@ def _effective(authorization: Authorization, now: datetime) -> Authorization:
 
 
 class _Prefixed:
-    """Attribute access to the ``prefix``-labelled columns of a row (the joined patient)."""
+    """Attribute access to the ``prefix``-labelled columns of a row (a joined table)."""
 
     def __init__(self, row: Row[Any], prefix: str) -> None:
         self._mapping = row._mapping

@@ -10,7 +10,9 @@ from sqlalchemy import Connection, Row, bindparam, delete, exists, func, select,
 
 from . import models as m
 from ._common import DEFAULT_WORKSPACE, atomic, check_workspace_id, insert_ignore, utcnow
+from .authorizations import Authorization, _authorization, _key, _Prefixed
 from .errors import ProtectedWorkspace, WorkspaceExists, WorkspaceNotFound
+from .patients import Patient, _patient
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,19 @@ class Workspace:
     created_at: datetime
     settings: Mapping[str, Any] = field(default_factory=dict)
     clock_offset_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class CallState:
+    """What a DMP call reads first, in one statement: the workspace, whether a fault is armed in it, and, when
+    asked for (``caller``: patient INS and professional idNat), that patient (None when unknown) and that
+    professional's authorization on it (None when there is none), as ``AuthorizationRepository.with_patient``."""
+
+    workspace: Workspace
+    faults_armed: bool
+    caller: tuple[str, str] | None = None
+    patient: Patient | None = None
+    authorization: Authorization | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,13 @@ _GET = select(m.workspaces).where(m.workspaces.c.id == bindparam("workspace"))
 # The same row and whether a fault is armed in the workspace: what every DMP call reads first, in one statement.
 _GET_FOR_CALL = select(m.workspaces, exists().where(m.faults.c.workspace == m.workspaces.c.id).label("faults_armed")
                        ).where(m.workspaces.c.id == bindparam("workspace"))
+# ... and the caller's patient and authorization too: a round trip less for a search or a retrieve on PostgreSQL
+_GET_FOR_CALL_WITH_CALLER = (
+    _GET_FOR_CALL.add_columns(*[c.label(f"p_{c.name}") for c in m.patients.c],
+                              *[c.label(f"a_{c.name}") for c in m.authorizations.c])
+    .select_from(m.workspaces.outerjoin(m.patients, (m.patients.c.workspace == m.workspaces.c.id)
+                                        & (m.patients.c.ins == bindparam("ins")))
+                 .outerjoin(m.authorizations, _key(m.workspaces.c.id, m.patients.c.ins, bindparam("ps_id_nat")))))
 
 
 def _workspace(row: Row[Any]) -> Workspace:
@@ -53,11 +75,21 @@ class WorkspaceRepository:
         row = self._conn.execute(_GET, {"workspace": workspace}).first()
         return _workspace(row) if row else None
 
-    def get_for_call(self, workspace: str) -> tuple[Workspace, bool] | None:
+    def get_for_call(self, workspace: str, *, caller: tuple[str, str] | None = None) -> CallState | None:
         """The workspace and whether any fault is armed in it, in one read: what every DMP call reads first. A call
-        that finds no fault armed needs no write unit of work for ``ControlRepository.consume_fault``."""
-        row = self._conn.execute(_GET_FOR_CALL, {"workspace": workspace}).first()
-        return (_workspace(row), bool(row.faults_armed)) if row else None
+        that finds no fault armed needs no write unit of work for ``ControlRepository.consume_fault``. With
+        ``caller`` (patient INS, professional idNat), the same read also brings that patient and authorization."""
+        if caller is None:
+            row = self._conn.execute(_GET_FOR_CALL, {"workspace": workspace}).first()
+            return CallState(_workspace(row), bool(row.faults_armed)) if row else None
+        ins, ps_id_nat = caller
+        row = self._conn.execute(_GET_FOR_CALL_WITH_CALLER,
+                                 {"workspace": workspace, "ins": ins, "ps_id_nat": ps_id_nat}).first()
+        if row is None:
+            return None
+        patient = _patient(_Prefixed(row, "p_")) if row.p_ins is not None else None
+        authorization = _authorization(_Prefixed(row, "a_")) if row.a_ps_id_nat is not None else None
+        return CallState(_workspace(row), bool(row.faults_armed), caller, patient, authorization)
 
     def require(self, workspace: str) -> Workspace:
         found = self.get(workspace)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -540,6 +541,27 @@ def test_a_seeded_workspace_holds_what_a_pharmacist_expects(sandbox):
     assert sandbox.http.get(f"/api/workspaces/{workspace}/documents").json()["total"] == listed["total"]
 
 
+# --- the caller's access, read with the workspace from what the VIHF claims, used once the VIHF proved it ------------
+
+@pytest.mark.parametrize("claimed", ["authorised professional", "other patient"])
+def test_access_read_for_the_claimed_caller_is_used_only_when_the_vihf_proves_that_caller(sandbox, gp, patient,
+                                                                                        monkeypatch, claimed):
+    from segur_sandbox.simulator.dmp import service
+
+    stranger = Lps(sandbox, NURSE)  # not authorised on the patient's DMP
+    accepted(gp.feed(patient, seed=50))
+    entry = clinical(gp.found(patient))[0]
+    other_patient = sandbox.scenario(1)
+    # a reading of the VIHF that disagrees with the verified one (as a wrapped assertion might make it):
+    # the access read for that other caller must not decide for this one
+    monkeypatch.setattr(service, "claimed_caller", lambda _message: {
+        "authorised professional": (patient.ins, gp.professional["id_nat"]),
+        "other patient": (other_patient.ins, stranger.professional["id_nat"])}[claimed])
+    fault(stranger.search(patient), "DMPAccessDeniedByRightsService")
+    fault(stranger.retrieve(patient, entry.unique_id), "DMPAccessDeniedByRightsService")
+    assert [e.id for e in clinical(gp.found(patient))] == [entry.id]  # the real caller, read again: allowed
+
+
 # --- PostgreSQL: a search and its log line in one autocommit unit of work, without a savepoint ----------------------
 
 def test_postgresql_search_logs_its_line_in_its_unit_of_work_and_falls_back_when_that_fails(pg_sandbox, monkeypatch):
@@ -555,6 +577,10 @@ def test_postgresql_search_logs_its_line_in_its_unit_of_work_and_falls_back_when
         (statement, conn.connection.dbapi_connection.autocommit)))
     assert len(clinical(gp.found(patient))) == 1
     assert not [s for s, _ in statements if "SAVEPOINT" in s.upper()], statements  # the search wrote nothing else
+    # the workspace, the caller's patient and authorization (claimed by the VIHF) in the first read; then documents only
+    reads = [s for s, _ in statements if s.lstrip().upper().startswith("SELECT")]
+    assert {"workspaces", "patients", "authorizations"} <= set(re.findall(r"\w+", reads[0])), reads[0]
+    assert not [r for r in reads[1:] if re.search(r"\b(workspaces|patients|authorizations)\b", r)], reads
     assert [autocommit for s, autocommit in statements if "INSERT INTO exchanges" in s] == [True]  # no BEGIN/COMMIT
     assert all(autocommit for _, autocommit in statements)  # the reads too: one unit of work, no transaction
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from segur_sandbox.simulator.store import (
     APPROVED,
     ARCHIVED,
+    CallState,
     DEFAULT_WORKSPACE,
     DELETED,
     DEPRECATED,
@@ -411,6 +412,29 @@ def test_a_patient_and_a_professional_s_authorization_in_one_read(store: Store, 
         assert authorization.is_mt and authorization.status == "VALIDE"
         assert auth.with_patient(ws, INS_A, PS_2) == (found, None)  # another professional's: none
         assert auth.with_patient(ws, INS_B, PS_1) == (None, None)
+
+
+def test_the_call_read_brings_the_caller_s_patient_and_authorization_as_with_patient_does(store: Store, ws: str,
+                                                                                         new_ws) -> None:
+    other = new_ws()
+    with store.transaction() as tx:
+        auth, workspaces = tx.authorizations, tx.workspaces
+        tx.patients.upsert(ws, patient(INS_A))
+        auth.set(ws, INS_A, PS_1, status="VALIDE", now=T0, is_mt=True)
+        auth.set(ws, INS_B, PS_1, status="INTERDIT", now=T0)  # on a patient the store does not hold
+        tx.patients.upsert(other, patient(INS_B))
+        auth.set(other, INS_A, PS_2, status="VALIDE", now=T0)  # another workspace's: never read
+        for ins, ps in [(INS_A, PS_1), (INS_A, PS_2), (INS_B, PS_1), (INS_B, PS_2)]:
+            state = workspaces.get_for_call(ws, caller=(ins, ps))
+            assert (state.patient, state.authorization) == auth.with_patient(ws, ins, ps), (ins, ps)
+            assert (state.workspace, state.faults_armed, state.caller) == (workspaces.get(ws), False, (ins, ps))
+        assert workspaces.get_for_call(ws, caller=(INS_A, PS_1)).authorization.is_mt
+        assert workspaces.get_for_call(ws, caller=(INS_A, PS_1)).patient.ins == INS_A
+        assert workspaces.get_for_call(other, caller=(INS_A, PS_1)) == CallState(workspaces.get(other), False,
+                                                                               (INS_A, PS_1))
+        tx.controls.add_fault(ws, "latency", params={"ms": 1})
+        assert workspaces.get_for_call(ws, caller=(INS_A, PS_1)).faults_armed is True
+        assert workspaces.get_for_call("no-such-workspace", caller=(INS_A, PS_1)) is None
 
 
 def test_medecin_traitant_and_lists_by_patient(store: Store, ws: str) -> None:
@@ -902,7 +926,7 @@ def test_schema_version_2_gains_the_body_codec_column(tmp_path) -> None:
 def test_faults_are_consumed_with_an_atomic_count(store: Store, ws: str) -> None:
     with store.transaction() as tx:
         c = tx.controls
-        assert tx.workspaces.get_for_call(ws) == (tx.workspaces.get(ws), False)
+        assert tx.workspaces.get_for_call(ws) == CallState(tx.workspaces.get(ws), False)
         assert tx.workspaces.get_for_call("no-such-workspace") is None
         counted = c.add_fault(ws, "soap_fault", transaction="TD0.2", remaining=2,
                               params={"code": "DMPAccessDeniedByRightsService", "reason": "refus"})
@@ -911,10 +935,10 @@ def test_faults_are_consumed_with_an_atomic_count(store: Store, ws: str) -> None
         assert (first.id, first.kind, first.remaining, first.params["code"]) == (
             counted.id, "soap_fault", 1, "DMPAccessDeniedByRightsService")
         assert c.get_fault(ws, counted.id).remaining == 1
-        assert tx.workspaces.get_for_call(ws)[1] is True  # a fault armed
+        assert tx.workspaces.get_for_call(ws).faults_armed is True
         assert c.consume_fault(ws, "TD0.2").remaining == 0
         assert c.consume_fault(ws, "TD0.2") is None and c.get_fault(ws, counted.id) is None
-        assert tx.workspaces.get_for_call(ws)[1] is False  # used up and removed
+        assert tx.workspaces.get_for_call(ws).faults_armed is False  # used up and removed
 
         forever = c.add_fault(ws, "latency", params={"ms": 250})  # any transaction, until removed
         for _ in range(3):

@@ -18,7 +18,7 @@ from segur_sandbox.simulator.dmp.faults import DmpFault
 from segur_sandbox.simulator.pki import DEFAULT_NOT_BEFORE, Issued, TestPKI
 from segur_sandbox.simulator.security import (INVALID_CERTIFICATE, MANDATORY_ATTRIBUTES, PATIENT_MISMATCH,
                                               PERSONNE_MORALE, VIHF_INVALID, Coded, PatientRef, Principal,
-                                              VihfSettings, build_vihf, default_roles, verify_vihf,
+                                              VihfSettings, build_vihf, claimed_caller, default_roles, verify_vihf,
                                               wsse_security)
 from segur_sandbox.simulator.security import dn
 from segur_sandbox.simulator.security import namespaces as ns
@@ -169,6 +169,21 @@ def test_verifies_a_parsed_soap_message(world: World) -> None:
     assert verify_vihf(message.headers, pki=world.pki, now=NOW).assertion_id == principal.assertion_id
     security = message.header(f"{{{soap_ns.WSSE}}}Security")
     assert verify_vihf(security, pki=world.pki, now=NOW).assertion_id == principal.assertion_id
+
+
+def test_claimed_caller_reads_the_patient_and_the_professional_without_checking(world: World) -> None:
+    def message(*headers: etree._Element):
+        return parse_request(etree.tostring(envelope(*headers)), "application/soap+xml; charset=UTF-8")
+
+    assert claimed_caller(message(wsse_security(vihf(world)))) == (PATIENT.ins, world.doctor["id_nat"])
+    expired = vihf(world, now=NOW - timedelta(days=30))  # unchecked: a claim, not a proof
+    assert claimed_caller(message(wsse_security(expired))) == (PATIENT.ins, world.doctor["id_nat"])
+    assert claimed_caller(message(wsse_security(vihf(world, patient=None)))) is None
+    assert claimed_caller(message()) is None  # no wsse:Security
+    assert claimed_caller(message(wsse_security(vihf(world)), wsse_security(vihf(world)))) is None
+    odd = vihf(world)
+    attribute_value(odd, ATTR_RESOURCE_ID).text = "not a CX"
+    assert claimed_caller(message(wsse_security(odd))) is None
 
 
 @pytest.mark.parametrize("mode", ["INDIRECTE", "INDIRECTE_RENFORCEE"])

@@ -46,7 +46,7 @@ def _status(call: Call, row: Authorization | None) -> str:
 
 def open_dmp(call: Call, ins: str, action: str, *, allow_closed: bool = False) -> DmpAccess:
     """The DMP of ``ins`` for an action on its content: authorised caller, or emergency access, then the matrix."""
-    found, row = call.tx.authorizations.with_patient(call.workspace, ins, call.principal.name_id)
+    found, row = call.patient_and_authorization(ins)
     patient = _existing(found, ins, allow_closed)
     status = _status(call, row)
     is_mt = bool(row and row.is_mt and status == "VALIDE")
