@@ -113,6 +113,16 @@ class SamlAssertion(Artifact):
         return None if values is None else [(v.text or "").strip() for v in values]
 
 
+@lru_cache(maxsize=1)
+def _services() -> tuple[frozenset[str], str, frozenset[str], frozenset[str]]:
+    """INSi request tags and action prefix, DMP body roots and actions (imported late: the simulator imports us)."""
+    from segur_sandbox.simulator.dmp.messages import CATALOGUE
+    from segur_sandbox.simulator.insi.constants import ACTION_PREFIX, OPERATIONS
+
+    return (frozenset(op.request_tag for op in OPERATIONS), ACTION_PREFIX,
+            frozenset(e.body_root for e in CATALOGUE), frozenset(a for e in CATALOGUE for a in e.actions))
+
+
 @dataclass(eq=False)
 class SoapArtifact(Artifact):
     message: SoapMessage = field(default=None, repr=False)  # type: ignore[assignment]
@@ -125,13 +135,14 @@ class SoapArtifact(Artifact):
     @property
     def service(self) -> str | None:
         """``insi`` for an INSi request, ``dmp`` for a DMP one (by body root or action), else None."""
-        from segur_sandbox.simulator.dmp.messages import CATALOGUE
-        from segur_sandbox.simulator.insi.constants import ACTION_PREFIX, OPERATIONS
+        return self.memo("service", self._service)  # asked by most rules' ``when``: every request, many times
 
+    def _service(self) -> str | None:
+        insi_tags, insi_prefix, dmp_roots, dmp_actions = _services()
         action = self.message.action or ""
-        if self.body_tag in {op.request_tag for op in OPERATIONS} or action.startswith(ACTION_PREFIX):
+        if self.body_tag in insi_tags or action.startswith(insi_prefix):
             return "insi"
-        if any(self.body_tag == e.body_root or action in e.actions for e in CATALOGUE):
+        if self.body_tag in dmp_roots or action in dmp_actions:
             return "dmp"
         return None
 

@@ -321,9 +321,9 @@ def _single_assertion(security: etree._Element) -> etree._Element:
     return direct[0]
 
 
-def _id_values(element: etree._Element) -> list[str]:
-    # attribute names are "{ns}local" or "local": rpartition is QName(name).localname without building a QName
-    return [value for name, value in element.attrib.items() if name.rpartition("}")[2] in _ID_ATTRIBUTE_NAMES]
+# the ID-like attributes (ID, Id, id, in any namespace) of an element and its descendants, found in C
+_HEADER_IDS = etree.XPath("descendant-or-self::*/@*[local-name() = 'ID' or local-name() = 'Id' "
+                          "or local-name() = 'id']")
 
 
 def check_ids(security: etree._Element, assertion: etree._Element) -> str:
@@ -335,7 +335,7 @@ def check_ids(security: etree._Element, assertion: etree._Element) -> str:
         raise vihf_fault(f"ID de l'assertion {assertion_id!r} n'est pas un xs:ID")
     if not assertion.get("IssueInstant"):
         raise vihf_fault("attribut IssueInstant de l'assertion absent")
-    in_header = Counter(v for el in security.iter() if isinstance(el.tag, str) for v in _id_values(el))
+    in_header = Counter(_HEADER_IDS(security))
     repeated = sorted(v for v, count in in_header.items() if count > 1)
     if repeated:
         raise vihf_fault(f"identifiants dupliqués dans wsse:Security : {', '.join(repeated)}")

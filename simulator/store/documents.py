@@ -640,7 +640,8 @@ class DocumentRepository:
         if offset:
             params["offset"] = offset
         options = (latest_only, limit is not None, bool(offset))
-        keys = [(workspace, *row) for row in self._conn.execute(_find_statement(shape, True, *options), params)]
+        # .all(): one fetch of every row, where iterating the result fetches them one by one
+        keys = [(workspace, *row) for row in self._conn.execute(_find_statement(shape, True, *options), params).all()]
         found = {key: _BY_KEY.get(key) for key in keys}
         missing = [key[1] for key, entry in found.items() if entry is None]
         for row in self._rows_by_uuid(workspace, missing):
