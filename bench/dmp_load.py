@@ -215,6 +215,8 @@ class Tally:
     elapsed: float = 0.0
     generator_cpu_s: float = 0.0
     server_cpu_s: float | None = None  # the server's worker processes, over the phase (None: /proc unreadable)
+    worker_cpu_s: list[float] = field(default_factory=list)  # the same, per worker process
+    database_cpu_s: float | None = None  # PostgreSQL's processes, over the phase
 
     async def exchange(self, connection: Connection, request: bytes, since: float) -> None:
         """One request; its latency runs from ``since`` (send time in a closed loop, due time in an open one)."""
@@ -362,41 +364,79 @@ def _figures(tally: Tally) -> dict[str, Any]:
     answered = len(tally.latencies) - tally.unsent
     server_ms = (round(tally.server_cpu_s * 1000 / answered, 2)
                  if tally.server_cpu_s is not None and answered else None)
+    database_ms = (round(tally.database_cpu_s * 1000 / answered, 2)
+                   if tally.database_cpu_s is not None and answered else None)
     return {"count": answered, "failed": tally.failed,
             "per_s": round(answered / tally.elapsed, 1) if tally.elapsed else 0.0,
             "p50_ms": tally.percentile_ms(50), "p95_ms": tally.percentile_ms(95), "p99_ms": tally.percentile_ms(99),
-            "generator_cpu_s": round(tally.generator_cpu_s, 2), "server_cpu_ms_per_request": server_ms}
+            "generator_cpu_s": round(tally.generator_cpu_s, 2), "server_cpu_ms_per_request": server_ms,
+            "worker_cpu_shares": _shares(tally.worker_cpu_s), "database_cpu_ms_per_request": database_ms}
 
 
-def _cpu_seconds(pids: list[int]) -> float | None:
-    """User + system CPU time of these processes so far (Linux /proc), None where it cannot be read."""
-    total = 0
+def _shares(parts: list[float]) -> list[float]:
+    total = sum(parts)
+    return [round(part / total, 3) for part in parts] if total else []
+
+
+def _split(figures: dict[str, Any]) -> str:
+    """The workers' shares of the server CPU and PostgreSQL's CPU a request, where measured."""
+    shares = figures.get("worker_cpu_shares") or []
+    out = f", workers' CPU {'/'.join(f'{share * 100:.0f}' for share in shares)} %" if len(shares) > 1 else ""
+    database_ms = figures.get("database_cpu_ms_per_request")
+    return out + (f", PostgreSQL {database_ms} ms CPU a request" if database_ms is not None else "")
+
+
+def _cpu_seconds(pids: list[int]) -> list[float] | None:
+    """User + system CPU time of each of these processes so far (Linux /proc), None where it cannot be read."""
+    ticks = []
     try:
         for pid in pids:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+            ticks.append(int(fields[11]) + int(fields[12]))  # utime, stime (fields 14 and 15 of proc(5))
     except (OSError, IndexError, ValueError):
         return None
-    return total / os.sysconf("SC_CLK_TCK")
+    return [t / os.sysconf("SC_CLK_TCK") for t in ticks]
 
 
-async def _measured(phase: Awaitable[Tally], pids: list[int]) -> Tally:
-    before = _cpu_seconds(pids)
+def _postgres_pids() -> list[int]:
+    """Every PostgreSQL server process of this machine (backends, WAL writer, checkpointer…)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+async def _measured(phase: Awaitable[Tally], pids: list[int], database: bool = False) -> Tally:
+    """The phase, with the CPU time its server's worker processes spent: in all, and each worker's (how evenly
+    the kernel's spread of the keep-alive connections over the workers loaded them); with ``database``, the
+    PostgreSQL server's too (its processes that lived through the phase)."""
+    before, db_pids = _cpu_seconds(pids), _postgres_pids() if database else []
+    db_before = {pid: _cpu_seconds([pid]) for pid in db_pids}
     tally = await phase
     after = _cpu_seconds(pids)
-    tally.server_cpu_s = None if before is None or after is None else after - before
+    if before is not None and after is not None:
+        tally.worker_cpu_s = [b - a for a, b in zip(before, after)]
+        tally.server_cpu_s = sum(tally.worker_cpu_s)
+    if database:
+        spent = [(now[0] - was[0]) for pid, was in db_before.items()
+                 if was is not None and (now := _cpu_seconds([pid])) is not None]
+        tally.database_cpu_s = sum(spent)
     return tally
 
 
 async def _phases(port: int, prepared: Prepared, clients: int, seconds: float,
-                  rate: float, pids: list[int]) -> tuple[Tally, Tally, Tally, int]:
+                  rate: float, pids: list[int], database: bool) -> tuple[Tally, Tally, Tally, int]:
     warm = await _closed_loop(port, prepared.warm, clients)
     if warm.failed:
         raise SystemExit(f"{warm.failed} of the {len(prepared.warm)} warm-up feeds failed (BENCH_DEBUG=1 shows why)")
-    feeds = await _measured(_closed_loop(port, prepared.load, clients), pids)
+    feeds = await _measured(_closed_loop(port, prepared.load, clients), pids, database)
     answer_bytes = await _check_search(port, prepared.search)
-    closed = await _measured(_closed_loop(port, [prepared.search], clients, seconds), pids)
-    opened = await _measured(_open_loop(port, prepared.search, clients, rate, seconds), pids)
+    closed = await _measured(_closed_loop(port, [prepared.search], clients, seconds), pids, database)
+    opened = await _measured(_open_loop(port, prepared.search, clients, rate, seconds), pids, database)
     return feeds, closed, opened, answer_bytes
 
 
@@ -408,7 +448,8 @@ def bench(db_kind: str, clients: int, feeds: int, seconds: float, rate: float, p
                         env=env) as server:
             prepared = _prepare(server, feeds)
             feed, closed, opened, answer_bytes = asyncio.run(
-                _phases(server.port, prepared, clients, seconds, rate, server.worker_pids()))
+                _phases(server.port, prepared, clients, seconds, rate, server.worker_pids(),
+                        db_kind == "postgresql"))
     open_figures = _figures(opened)
     achieved = open_figures.pop("per_s")
     return {
@@ -433,16 +474,16 @@ def _report(r: dict[str, Any]) -> None:
     f, s, o = r["feeds"], r["searches"], r["searches_open_loop"]
     print(f"{r['database']:>10}: ITI-41 {f['per_s']} feeds/s, p50 {f['p50_ms']} ms, p95 {f['p95_ms']} ms "
           f"({f['count']} feeds, {f['failed']} failed, CDA {r['cda_bytes']} B + XAdES, "
-          f"generator {f['generator_cpu_s']} s CPU, server {f['server_cpu_ms_per_request']} ms CPU a feed)")
+          f"generator {f['generator_cpu_s']} s CPU, server {f['server_cpu_ms_per_request']} ms CPU a feed{_split(f)})")
     print(f"{'':>10}  ITI-18 closed loop: {s['per_s']} searches/s, p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
           f"p99 {s['p99_ms']} ms ({s['count']} searches of {s['documents_per_answer']} documents, "
           f"{s.get('answer_bytes', '?')} B answer, "
           f"{s['failed']} failed, generator {s['generator_cpu_s']} s CPU, "
-          f"server {s['server_cpu_ms_per_request']} ms CPU a search)")
+          f"server {s['server_cpu_ms_per_request']} ms CPU a search{_split(s)})")
     print(f"{'':>10}  ITI-18 open loop at {o['offered_per_s']}/s: achieved {o['achieved_per_s']}/s, "
           f"p50 {o['p50_ms']} ms, p95 {o['p95_ms']} ms, p99 {o['p99_ms']} ms from the due time "
           f"({o['count']} searches, {o['unsent']} never sent, {o['failed']} failed, "
-          f"generator {o['generator_cpu_s']} s CPU)")
+          f"generator {o['generator_cpu_s']} s CPU{_split(o)})")
     clean = f["failed"] == 0 and s["failed"] == 0 and o["failed"] == 0
     print(_verdict(s["per_s"] >= TARGET_SEARCHES_PER_S and s["failed"] == 0,
                    f">= {TARGET_SEARCHES_PER_S:.0f} searches/s", f"{s['per_s']}/s closed loop"))
