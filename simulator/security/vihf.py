@@ -54,7 +54,6 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml import SignatureConfiguration, XMLVerifier
@@ -175,14 +174,14 @@ def verify_vihf(
     verdict: ChainVerdict | None = None
     if len(signatures) > 1:
         raise vihf_fault(f"l'assertion porte {len(signatures)} signatures ds:Signature, une seule est admise")
-    if signatures:
+    if signatures:  # checks the received text against the signed one too
         cert, verdict, view = verify_assertion_signature(assertion, signatures[0], assertion_id, pki, now, settings)
     elif settings.lenient_unsigned:
         notes.append("VIHF non signé accepté (mode permissif)")
         view = canonical_view(assertion)
+        check_signed_text(assertion, view)
     else:
         raise vihf_fault("l'assertion n'est pas signée (ds:Signature absent)")
-    check_signed_text(assertion, view)
 
     issuer = _text(view.find(f"{_S}Issuer"))
     if cert is not None:
@@ -418,7 +417,7 @@ def verify_assertion_signature(
         raise invalid_certificate(_chain_detail(verdict))
 
     data = etree.tostring(assertion, with_tail=False)
-    key = hashlib.sha256(data).digest() + cert.fingerprint(_CACHE_HASH)
+    key = hashlib.sha256(data).digest() + hashlib.sha256(der).digest()  # the certificate's SHA-256 fingerprint
     cached = _verified.get(key)
     if cached is not None:
         return cert, verdict, cached
@@ -444,6 +443,8 @@ def verify_assertion_signature(
     view = cast(Any, result).signed_xml
     if view is None or view.tag != f"{_S}Assertion" or view.get("ID") != assertion_id:
         raise vihf_fault("l'élément signé n'est pas l'assertion")
+    # a pure function of the assertion's bytes and the view, which they determine: a cache hit passed it already
+    check_signed_text(assertion, view)
     _verified.put(key, view)
     return cert, verdict, view
 
@@ -454,7 +455,8 @@ class _VerifiedSignatures:
     RSA) is the bulk of a VIHF check. Safe because that check is a pure function of those bytes and that
     certificate: the only time-dependent part of signxml's verification (the certificate's validity window)
     and revocation are re-checked on every call by ``pki.verify_chain(cert, now)`` above, before the cache is
-    consulted, and every check after the signature (timing, attributes, mode, patient) runs on each call. Only
+    consulted, and every check after the signature (timing, attributes, mode, patient) runs on each call; the
+    received text's agreement with the signed one (``check_signed_text``) depends on those bytes only. Only
     successes are kept (a failure is re-verified and re-reported each time); entries expire after
     ``TTL_SECONDS`` and the cache is bounded. The cached view is copied out, so callers cannot alter it."""
 
@@ -488,7 +490,6 @@ class _VerifiedSignatures:
             self._entries.clear()
 
 
-_CACHE_HASH = hashes.SHA256()
 _verified = _VerifiedSignatures()
 
 

@@ -12,7 +12,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -80,6 +80,22 @@ class DocumentEntry:
     submission_set_uuid: str | None = None
     submitter: str | None = None  # the VIHF NameID of the caller who submitted it
     reference_ids: tuple[str, ...] = ()
+
+    def __hash__(self) -> int:
+        # the dataclass hash of the fields, computed once: a search hashes each entry it answers twice (the
+        # row → wire and row → rights caches), and the same decoded entries serve search after search
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(getattr(self, name) for name in _ENTRY_FIELDS))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the cached hash stays in its process: str hashes differ between processes (PYTHONHASHSEED)
+        return {name: value for name, value in self.__dict__.items() if name != "_hash"}
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(DocumentEntry))
 
 
 @dataclass(frozen=True)

@@ -1067,3 +1067,23 @@ def test_postgresql_schema_creation_is_safe_from_several_processes(pg_url: str) 
             assert conn.execute(text("SELECT current_schema()")).scalar().startswith("segur_test_")
         s.dispose()
     assert errors == []
+
+
+def test_a_document_entry_hashes_as_its_fields_once_and_never_carries_its_hash_to_another_process() -> None:
+    import copy
+    import pickle
+    import subprocess
+    import sys
+
+    first = entry(status=APPROVED, confidentiality_codes=("N",))
+    same = replace(first)
+    assert first == same and hash(first) == hash(same) and "_hash" in first.__dict__  # cached on first use
+    assert replace(first, status=DEPRECATED) != first and {first: 1}[replace(first)] == 1
+    assert hash(replace(first, status=DEPRECATED)) != hash(first)  # a status change is another key
+    assert "_hash" not in pickle.loads(pickle.dumps(first)).__dict__ and copy.deepcopy(first) == first
+    # in another process (another PYTHONHASHSEED) the unpickled entry hashes as that process computes it
+    code = ("import pickle, sys; e = pickle.loads(sys.stdin.buffer.read()); from dataclasses import replace; "
+            "print(hash(e) == hash(replace(e)))")
+    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(first), capture_output=True,
+                         env={"PYTHONHASHSEED": "12345"}, check=True)
+    assert out.stdout.strip() == b"True", out.stderr
