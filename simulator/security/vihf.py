@@ -282,7 +282,6 @@ def claimed_caller(message: SoapMessage) -> tuple[str, str] | None:
     return (match["ins"], name_ids[0].strip()) if match else None
 
 
-
 def _elements(items: Iterable[Any]) -> list[etree._Element]:
     return [item for item in items if isinstance(item, etree._Element) and isinstance(item.tag, str)]
 
