@@ -210,6 +210,8 @@ async def _close(connections: list[Connection]) -> None:
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
+    since: list[float] = field(default_factory=list)  # when each latency started (perf_counter), same order
+    t0: float = 0.0  # when the phase's clock started
     failed: int = 0
     unsent: int = 0  # open loop: due within the window but never sent, every connection still busy at its end
     elapsed: float = 0.0
@@ -224,9 +226,11 @@ class Tally:
             answer = await asyncio.wait_for(connection.exchange(request), EXCHANGE_TIMEOUT)
         except (OSError, EOFError, ValueError, asyncio.TimeoutError) as error:  # IncompleteReadError is an EOFError
             self.latencies.append(time.perf_counter() - since)
+            self.since.append(since)
             self._fail(f"transport error: {error!r}")
             return
         self.latencies.append(time.perf_counter() - since)
+        self.since.append(since)
         if answer.status != 200 or SUCCESS not in answer.body:
             self._fail(f"{answer.status} {answer.body[:1500].decode(errors='replace')}")
 
@@ -307,6 +311,8 @@ async def _open_loop(port: int, request: bytes, clients: int, rate: float, secon
     finished = time.perf_counter()
     tally.unsent = total - sent
     tally.latencies.extend(finished - (t0 + i / rate) for i in range(sent, total))
+    tally.since.extend(t0 + i / rate for i in range(sent, total))
+    tally.t0 = t0
     # the schedule spans total/rate seconds: a server that keeps up achieves the offered rate, not a hair above it
     tally.elapsed = max(time.perf_counter() - t0, total / rate)
     tally.generator_cpu_s = time.process_time() - cpu
@@ -371,6 +377,20 @@ def _figures(tally: Tally) -> dict[str, Any]:
             "p50_ms": tally.percentile_ms(50), "p95_ms": tally.percentile_ms(95), "p99_ms": tally.percentile_ms(99),
             "generator_cpu_s": round(tally.generator_cpu_s, 2), "server_cpu_ms_per_request": server_ms,
             "worker_cpu_shares": _shares(tally.worker_cpu_s), "database_cpu_ms_per_request": database_ms}
+
+
+def _late_seconds(tally: Tally) -> list[list[float]]:
+    """Open loop: the seconds of the schedule (by due time) whose p95 latency is over the target, with that p95:
+    whether the late answers come in bursts, and when."""
+    by_second: dict[int, list[float]] = {}
+    for since, latency in zip(tally.since, tally.latencies):
+        by_second.setdefault(int(since - tally.t0), []).append(latency)
+    late = []
+    for second, values in sorted(by_second.items()):
+        p95 = statistics.quantiles(values, n=20)[-1] * 1000 if len(values) > 1 else values[0] * 1000
+        if p95 > TARGET_P95_MS:
+            late.append([second, round(p95, 1)])
+    return late
 
 
 def _shares(parts: list[float]) -> list[float]:
@@ -459,7 +479,8 @@ def bench(db_kind: str, clients: int, feeds: int, seconds: float, rate: float, p
         "feeds": _figures(feed),
         "searches": {**_figures(closed), "documents_per_answer": SEARCH_DOCUMENTS, "answer_bytes": answer_bytes},
         "searches_open_loop": {"offered_per_s": rate, "achieved_per_s": achieved, **open_figures,
-                               "unsent": opened.unsent, "kept_up": achieved >= KEPT_UP * rate},
+                               "unsent": opened.unsent, "kept_up": achieved >= KEPT_UP * rate,
+                               "late_seconds": _late_seconds(opened)},
         "machine": machine,
     }
 
@@ -484,6 +505,10 @@ def _report(r: dict[str, Any]) -> None:
           f"p50 {o['p50_ms']} ms, p95 {o['p95_ms']} ms, p99 {o['p99_ms']} ms from the due time "
           f"({o['count']} searches, {o['unsent']} never sent, {o['failed']} failed, "
           f"generator {o['generator_cpu_s']} s CPU{_split(o)})")
+    late = o.get("late_seconds", [])
+    print(f"{'':>10}  open loop, seconds of the schedule with a p95 over {TARGET_P95_MS:.0f} ms: {len(late)} "
+          f"of {max(1, round(o['count'] / o['offered_per_s']))}"
+          + (f" ({', '.join(f'{second} s: {p95} ms' for second, p95 in late)})" if late else ""))
     clean = f["failed"] == 0 and s["failed"] == 0 and o["failed"] == 0
     print(_verdict(s["per_s"] >= TARGET_SEARCHES_PER_S and s["failed"] == 0,
                    f">= {TARGET_SEARCHES_PER_S:.0f} searches/s", f"{s['per_s']}/s closed loop"))
