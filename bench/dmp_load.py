@@ -43,7 +43,7 @@ import time
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from harness import FeedRequest, LiveServer, Pipeline, pg_database
 from segur_sandbox.simulator.pki import TestPKI
@@ -75,6 +75,7 @@ class Prepared:
     warm: list[bytes]  # 50 feeds to the searched patient
     load: list[bytes]  # the timed feeds, over the other patients
     search: bytes  # FindDocuments on the searched patient
+    search_soap: tuple[bytes, str]  # the same, its SOAP body and content type (bench/dmp_search_cpu.py)
     cda_bytes: list[int]  # size of every fed CDA
 
 
@@ -91,12 +92,13 @@ def _prepare(server: LiveServer, feeds: int) -> Prepared:
 
         warm = [feed(target) for _ in range(SEARCH_DOCUMENTS)]
         load = [feed(others[i % len(others)]) for i in range(feeds)]
-        search = _http_request(server.port, REGISTRY, *pipeline.search(target))
+        search_soap = pipeline.search(target)
     finally:
         pipeline.close()
     return Prepared([_http_request(server.port, REPOSITORY, f.body, f.content_type) for f in warm],
                     [_http_request(server.port, REPOSITORY, f.body, f.content_type) for f in load],
-                    search, [f.cda_bytes for f in (*warm, *load)])
+                    _http_request(server.port, REGISTRY, *search_soap), search_soap,
+                    [f.cda_bytes for f in (*warm, *load)])
 
 
 # ------------------------------------------------------------------------------------------------ lean HTTP client
@@ -406,16 +408,19 @@ def _split(figures: dict[str, Any]) -> str:
     return out + (f", PostgreSQL {database_ms} ms CPU a request" if database_ms is not None else "")
 
 
-def _cpu_seconds(pids: list[int]) -> list[float] | None:
-    """User + system CPU time of each of these processes so far (Linux /proc), None where it cannot be read."""
-    ticks = []
+def _cpu_of(pid: int) -> float | None:
+    """User + system CPU time of this process so far (Linux /proc), None where it cannot be read."""
     try:
-        for pid in pids:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks.append(int(fields[11]) + int(fields[12]))  # utime, stime (fields 14 and 15 of proc(5))
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (proc(5) 14 and 15)
     except (OSError, IndexError, ValueError):
         return None
-    return [t / os.sysconf("SC_CLK_TCK") for t in ticks]
+
+
+def _cpu_seconds(pids: list[int]) -> list[float] | None:
+    """The CPU time of each of these processes so far, None when one cannot be read."""
+    times = [_cpu_of(pid) for pid in pids]
+    return None if None in times else cast(list[float], times)
 
 
 def _postgres_pids() -> list[int]:
@@ -434,17 +439,16 @@ async def _measured(phase: Awaitable[Tally], pids: list[int], database: bool = F
     """The phase, with the CPU time its server's worker processes spent: in all, and each worker's (how evenly
     the kernel's spread of the keep-alive connections over the workers loaded them); with ``database``, the
     PostgreSQL server's too (its processes that lived through the phase)."""
-    before, db_pids = _cpu_seconds(pids), _postgres_pids() if database else []
-    db_before = {pid: _cpu_seconds([pid]) for pid in db_pids}
+    before = _cpu_seconds(pids)
+    db_before = {pid: _cpu_of(pid) for pid in _postgres_pids()} if database else {}
     tally = await phase
     after = _cpu_seconds(pids)
     if before is not None and after is not None:
         tally.worker_cpu_s = [b - a for a, b in zip(before, after)]
         tally.server_cpu_s = sum(tally.worker_cpu_s)
     if database:
-        spent = [(now[0] - was[0]) for pid, was in db_before.items()
-                 if was is not None and (now := _cpu_seconds([pid])) is not None]
-        tally.database_cpu_s = sum(spent)
+        tally.database_cpu_s = sum(now - was for pid, was in db_before.items()
+                                   if was is not None and (now := _cpu_of(pid)) is not None)
     return tally
 
 

@@ -250,7 +250,7 @@ class DmpService:
                                             settings=self.runtime.vihf_settings(ws.settings))
                     trace.principal = principal
                     call = self._call(workspace, ws, now, message, operation, principal, trace, client_chain)
-                    call.prefetched = state if caller is not None else None
+                    call.prefetched = state  # used only for the caller it was read for, if any
                     exchange = self._handle(call, tx, read_only, trace, exchange_of)
             if call is not None:
                 return self._handled(workspace, trace, exchange)

@@ -111,7 +111,6 @@ _SECTOR = re.compile(r"(SA\d{2})\^" + re.escape(ns.OID_SECTOR))
 _CX = re.compile(r"(?P<ins>[^\^&]+)\^\^\^&(?P<oid>[0-2](?:\.\d+)+)&ISO\^NH")
 _INS = re.compile(r"\d{5}(?:\d{2}|2[AB])\d{8}")
 _NCNAME_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-_ID_ATTRIBUTE_NAMES = frozenset({"ID", "Id", "id"})
 
 _SIGNATURE_METHODS = frozenset({SignatureMethod.RSA_SHA1, SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384,
                                 SignatureMethod.RSA_SHA512})
@@ -320,8 +319,10 @@ def _single_assertion(security: etree._Element) -> etree._Element:
 
 
 # the ID-like attributes (ID, Id, id, in any namespace) of an element and its descendants, found in C
-_HEADER_IDS = etree.XPath("descendant-or-self::*/@*[local-name() = 'ID' or local-name() = 'Id' "
-                          "or local-name() = 'id']")
+_ID_LIKE = "local-name() = 'ID' or local-name() = 'Id' or local-name() = 'id'"
+_HEADER_IDS = etree.XPath(f"descendant-or-self::*/@*[{_ID_LIKE}]")
+# the ID-like attributes of the whole envelope holding a given value
+_ID_USES = etree.XPath(f"//@*[({_ID_LIKE}) and . = $id]")
 
 
 def check_ids(security: etree._Element, assertion: etree._Element) -> str:
@@ -339,8 +340,7 @@ def check_ids(security: etree._Element, assertion: etree._Element) -> str:
         raise vihf_fault(f"identifiants dupliqués dans wsse:Security : {', '.join(repeated)}")
     root = security.getroottree().getroot()
     # XPath finds the attributes holding the assertion's ID in C: a feed's envelope has thousands of elements
-    uses = sum(1 for value in root.xpath("//@*[. = $id]", id=assertion_id)
-               if value.attrname.rpartition("}")[2] in _ID_ATTRIBUTE_NAMES)
+    uses = len(_ID_USES(root, id=assertion_id))
     if uses != 1:
         raise vihf_fault(f"l'identifiant {assertion_id} de l'assertion est porté par {uses} éléments du message")
     return assertion_id

@@ -56,6 +56,11 @@ def _authorization(row: Any) -> Authorization:
                          started_at=row.started_at, last_action_at=row.last_action_at, expires_at=row.expires_at)
 
 
+def _joined_authorization(row: Row[Any]) -> Authorization | None:
+    """The authorization outer-joined into ``row`` under ``a_``-labelled columns, None when the join found none."""
+    return _authorization(_Prefixed(row, "a_")) if row.a_ps_id_nat is not None else None
+
+
 def _key(workspace: str, patient_ins: str, ps_id_nat: str) -> Any:
     t = m.authorizations
     return and_(t.c.workspace == workspace, t.c.patient_ins == patient_ins, t.c.ps_id_nat == ps_id_nat)
@@ -93,8 +98,7 @@ class AuthorizationRepository:
                                                  "ps_id_nat": ps_id_nat}).first()
         if row is None:
             return None, None
-        authorization = _authorization(_Prefixed(row, "a_")) if row.a_ps_id_nat is not None else None
-        return _patient(row), authorization
+        return _patient(row), _joined_authorization(row)
 
     def status(self, workspace: str, patient_ins: str, ps_id_nat: str, now: datetime) -> AuthorizationStatus:
         """The TD0.2 AUTORISATION code at ``now`` (the workspace clock)."""

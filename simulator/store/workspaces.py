@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, exists, func, select,
 
 from . import models as m
 from ._common import DEFAULT_WORKSPACE, atomic, check_workspace_id, insert_ignore, utcnow
-from .authorizations import Authorization, _authorization, _key, _Prefixed
+from .authorizations import Authorization, _joined_authorization, _key, _Prefixed
 from .errors import ProtectedWorkspace, WorkspaceExists, WorkspaceNotFound
 from .patients import Patient, _patient
 
@@ -88,8 +88,7 @@ class WorkspaceRepository:
         if row is None:
             return None
         patient = _patient(_Prefixed(row, "p_")) if row.p_ins is not None else None
-        authorization = _authorization(_Prefixed(row, "a_")) if row.a_ps_id_nat is not None else None
-        return CallState(_workspace(row), bool(row.faults_armed), caller, patient, authorization)
+        return CallState(_workspace(row), bool(row.faults_armed), caller, patient, _joined_authorization(row))
 
     def require(self, workspace: str) -> Workspace:
         found = self.get(workspace)
