@@ -35,6 +35,9 @@ class Settings:
     # SOAP calls (DMP, INSi): 0 runs them on each worker's event loop, one at a time (fastest on a local database);
     # N runs up to N at once in threads, for a database across the network (call_runner.py)
     soap_threads: int = 0
+    # PostgreSQL: the exchange-log line of a search or a retrieve (TD3.1, TD3.2), their only write, commits without
+    # waiting for the WAL flush (Store.transaction); on: it waits, as every other write does
+    pg_durable_read_log: bool = False
 
     @property
     def database_url(self) -> str:

@@ -13,7 +13,7 @@ from .store import Store
 
 def build_runtime(settings: Settings, *, store: Store | None = None, pki: TestPKI | None = None) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = store or Store(settings.database_url)
+    store = store or Store(settings.database_url, durable_read_log=settings.pg_durable_read_log)
     pki = pki or TestPKI.open(settings.data_dir / "pki", settings.seed, base_url=f"{settings.base_url}/pki")
     runtime = Runtime(store=store, pki=pki, vihf_lenient=settings.vihf_lenient,
                       clock_skew=timedelta(seconds=settings.clock_skew_seconds),

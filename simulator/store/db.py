@@ -91,17 +91,19 @@ def _is_memory(url: URL) -> bool:
 
 
 def make_engine(url: str | URL, *, echo: bool = False, pool_size: int = 5, max_overflow: int = 10,
-                pool_timeout: float = 30.0) -> Engine:
-    """An engine for ``url`` with the store's connection settings (see the module docstring)."""
+                pool_timeout: float = 30.0, autocommit: bool = False, synchronous_commit: bool = True) -> Engine:
+    """An engine for ``url`` with the store's connection settings (see the module docstring). PostgreSQL only:
+    ``autocommit``, every statement its own transaction; ``synchronous_commit=False``, its commits do not wait for
+    the WAL flush (``Store.transaction(autocommit=True)`` says when that is right)."""
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
                               pool_timeout=pool_timeout)
     engine = create_engine(
         parsed, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout,
-        pool_recycle=1800, json_serializer=_dumps,
+        pool_recycle=1800, json_serializer=_dumps, **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
-    event.listen(engine, "connect", _pg_on_connect)
+    event.listen(engine, "connect", _pg_on_connect if synchronous_commit else _pg_on_connect_asynchronous_commit)
     event.listen(engine, "checkin", _pg_on_checkin)
     event.listen(engine, "checkout", _pg_on_checkout)
     return engine
@@ -138,12 +140,28 @@ def _pg_on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEnt
     rather than PostgreSQL's default pglz: storing one such answer took ~4 ms of server CPU with pglz, ~1 ms with
     lz4. A session setting: no schema change, values already stored are read whatever their compression. Servers
     without lz4 (before PostgreSQL 14, or built without it) keep pglz."""
+    _pg_session_setting(dbapi_connection, "SET default_toast_compression = 'lz4'")
+
+
+def _pg_on_connect_asynchronous_commit(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+    """The connections of ``Store.transaction(autocommit=True)``: a commit returns without waiting for the WAL
+    flush, which is what SQLite's ``synchronous=NORMAL`` does for every commit here (see ``Store.transaction``)."""
+    _pg_on_connect(dbapi_connection, record)
+    # must hold: a connection that kept synchronous commits would only be slower, but say so
+    if not _pg_session_setting(dbapi_connection, "SET synchronous_commit = off"):
+        log.warning("could not turn synchronous_commit off: read-only calls wait for the WAL flush of their log line")
+
+
+def _pg_session_setting(dbapi_connection: DBAPIConnection, statement: str) -> bool:
+    """Run a SET for the whole session (committed: a SET rolled back with its transaction is undone)."""
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("SET default_toast_compression = 'lz4'")
+        cursor.execute(statement)
         dbapi_connection.commit()
+        return True
     except Exception:  # noqa: BLE001
         dbapi_connection.rollback()
+        return False
     finally:
         cursor.close()
 
@@ -224,9 +242,14 @@ class Store:
     """
 
     def __init__(self, url: str | URL, *, create_schema: bool = True, echo: bool = False,
-                 pool_size: int = 5, max_overflow: int = 10) -> None:
+                 pool_size: int = 5, max_overflow: int = 10, durable_read_log: bool = False) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
+        # PostgreSQL: the units of work of ``transaction(autocommit=True)`` get a pool of their own, in autocommit
+        # and (unless ``durable_read_log``) with asynchronous commits, so no unit of work ever switches modes
+        self._autocommit = (make_engine(self.url, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
+                                        autocommit=True, synchronous_commit=durable_read_log)
+                            if self.engine.dialect.name == "postgresql" else None)
         sqlite_file = self.engine.dialect.name == "sqlite" and not _is_memory(self.url)
         # SQLite read-only units of work get their own pool: its connections stay ``query_only`` instead of
         # switching with a PRAGMA whenever a pooled connection goes from a read to a write unit of work.
@@ -249,6 +272,11 @@ class Store:
         """``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
 
+    @property
+    def engines(self) -> tuple[Engine, ...]:
+        """Every engine (connection pool) the units of work use: where to listen for events on all statements."""
+        return tuple(dict.fromkeys(e for e in (self.engine, self._reader, self._autocommit) if e is not None))
+
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
 
@@ -260,14 +288,20 @@ class Store:
         ``autocommit`` (PostgreSQL; ignored on SQLite): each statement is its own transaction, which spares the
         BEGIN and COMMIT round trips. Only for a unit of work that reads, then writes at most one statement, last:
         its reads lose nothing (under READ COMMITTED every statement of a transaction takes its own snapshot
-        anyway) and there is nothing to roll back with the write (a search and its exchange-log line)."""
+        anyway) and there is nothing to roll back with the write (a search and its exchange-log line).
+        That write commits without waiting for PostgreSQL's WAL flush (``synchronous_commit = off``; the store's
+        ``durable_read_log`` keeps the wait): a crash of the PostgreSQL server, not of the sandbox, may lose the
+        log lines of the last fraction of a second, never a document or a state change, and the database stays
+        consistent: a risk comparable to that of every commit on SQLite here (WAL, ``synchronous=NORMAL``). Under load the
+        wait for that flush was a large share of a search's time, and one slow WAL write stalled every connection
+        at once (the bursts of late answers in bench/dmp_load.py's open loop)."""
         with (self._writer.held() if self._writer is not None and not readonly else nullcontext()):
-            with (self._reader if readonly else self.engine).connect() as conn:
+            engine = (self._autocommit if autocommit and self._autocommit is not None
+                      else self._reader if readonly else self.engine)
+            with engine.connect() as conn:
                 if self.dialect == "sqlite":
                     conn.execution_options(**{_BEGIN_OPTION: "READONLY" if readonly else "IMMEDIATE"})
-                elif autocommit:
-                    conn.execution_options(isolation_level="AUTOCOMMIT")
-                elif readonly:
+                elif readonly and engine is not self._autocommit:
                     conn.execution_options(postgresql_readonly=True)
                 with conn.begin():
                     yield UnitOfWork(conn)
@@ -305,6 +339,8 @@ class Store:
         self.engine.dispose()
         if self._reader is not self.engine:
             self._reader.dispose()
+        if self._autocommit is not None:
+            self._autocommit.dispose()
         if self._writer is not None:
             self._writer.close()
 

@@ -573,8 +573,14 @@ def test_postgresql_search_logs_its_line_in_its_unit_of_work_and_falls_back_when
     gp, patient = Lps(pg_sandbox, GP), pg_sandbox.scenario(0)
     assert gp.feed(patient, seed=1).status == 200
     statements: list[tuple[str, bool]] = []  # each statement, and whether its connection was in autocommit
-    event.listen(runtime.store.engine, "before_cursor_execute", lambda conn, _cur, statement, *_a: statements.append(
-        (statement, conn.connection.dbapi_connection.autocommit)))
+    engines = []  # the pool of each statement's connection
+
+    def record(conn, _cursor, statement, *_args):
+        statements.append((statement, conn.connection.dbapi_connection.autocommit))
+        engines.append(conn.engine)
+
+    for engine in runtime.store.engines:
+        event.listen(engine, "before_cursor_execute", record)
     assert len(clinical(gp.found(patient))) == 1
     assert not [s for s, _ in statements if "SAVEPOINT" in s.upper()], statements  # the search wrote nothing else
     # the workspace, the caller's patient and authorization (claimed by the VIHF) in the first read; then documents only
@@ -583,6 +589,14 @@ def test_postgresql_search_logs_its_line_in_its_unit_of_work_and_falls_back_when
     assert not [r for r in reads[1:] if re.search(r"\b(workspaces|patients|authorizations)\b", r)], reads
     assert [autocommit for s, autocommit in statements if "INSERT INTO exchanges" in s] == [True]  # no BEGIN/COMMIT
     assert all(autocommit for _, autocommit in statements)  # the reads too: one unit of work, no transaction
+
+    def synchronous_commit(insert_into: str) -> str:
+        """synchronous_commit on the pool of the first INSERT INTO that table since the last clear()."""
+        index = next(i for i, (s, _) in enumerate(statements) if f"INSERT INTO {insert_into}" in s)
+        with engines[index].connect() as conn:
+            return str(conn.exec_driver_sql("SHOW synchronous_commit").scalar())
+
+    assert synchronous_commit("exchanges") == "off"  # the search's log line did not wait for the WAL flush
 
     real_append, calls = ExchangeRepository.append, []
 
@@ -597,3 +611,7 @@ def test_postgresql_search_logs_its_line_in_its_unit_of_work_and_falls_back_when
     assert len(calls) == 2  # then logged in a unit of work of its own
     items = http.get("/api/workspaces/default/exchanges", params={"transaction": "TD3.1"}).json()["items"]
     assert len(items) == 2 and all(item["http_status"] == 200 for item in items)
+    statements.clear()
+    engines.clear()
+    assert gp.feed(patient, seed=2).status == 200
+    assert synchronous_commit("document_entries") == "on"  # a feed waits for it

@@ -221,6 +221,41 @@ def pg_store_admin(url: str) -> Iterator[Any]:
         engine.dispose()
 
 
+@pytest.mark.parametrize("durable_read_log", [False, True])
+def test_only_autocommit_units_of_work_commit_without_waiting_for_the_wal_flush(pg_url: str,
+                                                                               durable_read_log: bool) -> None:
+    """A search's log line (the one write of an autocommit unit of work) does not wait for PostgreSQL's WAL flush,
+    unless ``durable_read_log``; every other unit of work does, also on a connection that served a search before
+    (they come from different pools: no connection switches modes)."""
+    store = Store(pg_url, pool_size=1, max_overflow=0, durable_read_log=durable_read_log)
+
+    def synchronous_commit(**options: bool) -> str:
+        with store.transaction(**options) as tx:
+            return str(tx.connection.exec_driver_sql("SHOW synchronous_commit").scalar())
+
+    try:
+        for _ in range(2):  # and again, on the same pooled connections
+            assert synchronous_commit(autocommit=True) == ("on" if durable_read_log else "off")
+            assert synchronous_commit() == "on"
+            assert synchronous_commit(readonly=True) == "on"
+        assert len(store.engines) == 2
+    finally:
+        store.dispose()
+
+
+def test_the_server_setting_reaches_the_store(pg_url: str, sandbox_pki, tmp_path) -> None:
+    from segur_sandbox.simulator.config import Settings, from_environment
+    from segur_sandbox.simulator.runtime import build_runtime
+
+    settings = from_environment(Settings(data_dir=tmp_path, db=pg_url), {"SEGUR_SANDBOX_PG_DURABLE_READ_LOG": "1"})
+    runtime = build_runtime(settings, pki=sandbox_pki)
+    try:
+        with runtime.store.transaction(autocommit=True) as tx:
+            assert tx.connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+    finally:
+        runtime.store.dispose()
+
+
 def test_schema_is_versioned_and_default_workspace_exists(store: Store) -> None:
     assert store.schema_version() == SCHEMA_VERSION
     assert store.create_schema() == SCHEMA_VERSION  # idempotent
