@@ -2,7 +2,8 @@
 """DMP server load: ITI-41 feeds and ITI-18 FindDocuments, 32 concurrent clients, VIHF verified on every request.
 
     .venv/bin/python bench/dmp_load.py [--db sqlite|postgresql|both] [--clients 32] [--feeds 400] [--seconds 20]
-                                       [--rate 300] [--patients 60] [--workers 1] [--soap-threads N] [--json PATH]
+                                       [--rate 300] [--patients 60] [--workers 1] [--soap-threads N]
+                                       [--pg-durable-read-log] [--json PATH]
 
 Starts a real `segur-sandbox serve` process (--workers, default 1) on a fresh database, authorises the first seeded
 professional on the open DMPs through the admin API, then:
@@ -465,8 +466,11 @@ async def _phases(port: int, prepared: Prepared, clients: int, seconds: float,
 
 
 def bench(db_kind: str, clients: int, feeds: int, seconds: float, rate: float, patients: int, workers: int,
-          machine: dict[str, Any], soap_threads: int | None = None) -> dict[str, Any]:
+          machine: dict[str, Any], soap_threads: int | None = None, durable_read_log: bool = False
+          ) -> dict[str, Any]:
     env = {} if soap_threads is None else {"SEGUR_SANDBOX_SOAP_THREADS": str(soap_threads)}
+    if durable_read_log:
+        env["SEGUR_SANDBOX_PG_DURABLE_READ_LOG"] = "1"
     with tempfile.TemporaryDirectory() as tmp, _database(db_kind) as db:
         with LiveServer(Path(tmp) / "data", db=db, workers=workers, patients=patients, seed=SEED,
                         env=env) as server:
@@ -479,6 +483,7 @@ def bench(db_kind: str, clients: int, feeds: int, seconds: float, rate: float, p
     return {
         "database": db_kind, "clients": clients, "workers": workers,
         "soap_threads": soap_threads if soap_threads is not None else "default (0: on the event loop)",
+        "pg_durable_read_log": durable_read_log,
         "cda_bytes": round(statistics.mean(prepared.cda_bytes)), "cda_min_bytes": CDA_MIN_BYTES,
         "feeds": _figures(feed),
         "searches": {**_figures(closed), "documents_per_answer": SEARCH_DOCUMENTS, "answer_bytes": answer_bytes},
@@ -511,7 +516,7 @@ def _report(r: dict[str, Any]) -> None:
           f"generator {o['generator_cpu_s']} s CPU{_split(o)})")
     late = o.get("late_seconds", [])
     print(f"{'':>10}  open loop, seconds of the schedule with a p95 over {TARGET_P95_MS:.0f} ms: {len(late)} "
-          f"of {max(1, round(o['count'] / o['offered_per_s']))}"
+          f"of {max(1, round((o['count'] + o['unsent']) / o['offered_per_s']))}"
           + (f" ({', '.join(f'{second} s: {p95} ms' for second, p95 in late)})" if late else ""))
     clean = f["failed"] == 0 and s["failed"] == 0 and o["failed"] == 0
     print(_verdict(s["per_s"] >= TARGET_SEARCHES_PER_S and s["failed"] == 0,
@@ -538,6 +543,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     parser.add_argument("--soap-threads", type=int, default=None,
                         help="SEGUR_SANDBOX_SOAP_THREADS for the server (default: its own, 0 = on the event loop)")
+    parser.add_argument("--pg-durable-read-log", action="store_true",
+                        help="SEGUR_SANDBOX_PG_DURABLE_READ_LOG=1: a search's log line waits for PostgreSQL's WAL "
+                             "flush like every other write, as before 2026-11-26 (to compare both)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.rate <= 0 or args.clients < 1:
@@ -545,10 +553,11 @@ def main() -> None:
     machine = _machine()  # before any server runs: the probe should see an idle machine
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = [bench(kind, args.clients, args.feeds, args.seconds, args.rate, args.patients, args.workers, machine,
-                     args.soap_threads) for kind in kinds]
+                     args.soap_threads, args.pg_durable_read_log) for kind in kinds]
     print(f"machine: {machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']}, "
           f"CPU probe {machine['cpu_probe_s']} s; {args.workers} server worker(s), {args.clients} connections, "
-          f"SOAP threads: {'server default' if args.soap_threads is None else args.soap_threads}")
+          f"SOAP threads: {'server default' if args.soap_threads is None else args.soap_threads}"
+          + ("; PostgreSQL: search log lines wait for the WAL flush" if args.pg_durable_read_log else ""))
     for r in results:
         _report(r)
     if args.json:
