@@ -145,9 +145,9 @@ def _pg_on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEnt
 
 def _pg_on_connect_asynchronous_commit(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
     """The connections of ``Store.transaction(autocommit=True)``: a commit returns without waiting for the WAL
-    flush, which is what SQLite's ``synchronous=NORMAL`` does for every commit here (see ``Store.transaction``)."""
+    flush (why that is right for those units of work only: ``Store.transaction``)."""
     _pg_on_connect(dbapi_connection, record)
-    # must hold: a connection that kept synchronous commits would only be slower, but say so
+    # not an error: the connection then waits for the flush, as every other one does
     if not _pg_session_setting(dbapi_connection, "SET synchronous_commit = off"):
         log.warning("could not turn synchronous_commit off: read-only calls wait for the WAL flush of their log line")
 
@@ -292,9 +292,9 @@ class Store:
         That write commits without waiting for PostgreSQL's WAL flush (``synchronous_commit = off``; the store's
         ``durable_read_log`` keeps the wait): a crash of the PostgreSQL server, not of the sandbox, may lose the
         log lines of the last fraction of a second, never a document or a state change, and the database stays
-        consistent: a risk comparable to that of every commit on SQLite here (WAL, ``synchronous=NORMAL``). Under load the
-        wait for that flush was a large share of a search's time, and one slow WAL write stalled every connection
-        at once (the bursts of late answers in bench/dmp_load.py's open loop)."""
+        consistent; a risk comparable to that of every commit on SQLite here (WAL, ``synchronous=NORMAL``). Under
+        load the wait for that flush was a large share of a search's time, and one slow WAL write stalled every
+        connection at once (the bursts of late answers in bench/dmp_load.py's open loop)."""
         with (self._writer.held() if self._writer is not None and not readonly else nullcontext()):
             engine = (self._autocommit if autocommit and self._autocommit is not None
                       else self._reader if readonly else self.engine)
