@@ -56,23 +56,33 @@ def _authorization(row: Any) -> Authorization:
                          started_at=row.started_at, last_action_at=row.last_action_at, expires_at=row.expires_at)
 
 
-def _joined_authorization(row: Row[Any]) -> Authorization | None:
-    """The authorization outer-joined into ``row`` under ``a_``-labelled columns, None when the join found none."""
-    return _authorization(_Prefixed(row, "a_")) if row.a_ps_id_nat is not None else None
-
-
 def _key(workspace: str, patient_ins: str, ps_id_nat: str) -> Any:
     t = m.authorizations
     return and_(t.c.workspace == workspace, t.c.patient_ins == patient_ins, t.c.ps_id_nat == ps_id_nat)
+
+
+# A patient's row with the caller's authorization on it outer-joined (bound parameter ``ps_id_nat``), its columns
+# labelled ``a_…``: built here, decoded by ``_joined_authorization``, used by ``with_patient`` and by the workspace
+# read of a DMP call (``WorkspaceRepository.get_for_call``).
+_JOINED_AUTHORIZATION_COLUMNS = tuple(c.label(f"a_{c.name}") for c in m.authorizations.c)
+
+
+def _join_authorization(left: Any) -> Any:
+    """``left`` (which holds the patients table) outer-joined with the caller's authorization on that patient."""
+    p = m.patients
+    return left.outerjoin(m.authorizations, _key(p.c.workspace, p.c.ins, bindparam("ps_id_nat")))
+
+
+def _joined_authorization(row: Row[Any]) -> Authorization | None:
+    """The authorization outer-joined into ``row`` under ``a_``-labelled columns, None when the join found none."""
+    return _authorization(_Prefixed(row, "a_")) if row.a_ps_id_nat is not None else None
 
 
 # Read by every DMP call on a patient (access checks): built once, with parameters.
 _GET = select(m.authorizations).where(_key(bindparam("workspace"), bindparam("patient_ins"), bindparam("ps_id_nat")))
 # The patient and the caller's authorization on it in one statement (one round trip less per call on PostgreSQL).
 _WITH_PATIENT = (
-    select(m.patients, *[c.label(f"a_{c.name}") for c in m.authorizations.c])
-    .select_from(m.patients.outerjoin(m.authorizations, _key(m.patients.c.workspace, m.patients.c.ins,
-                                                             bindparam("ps_id_nat"))))
+    select(m.patients, *_JOINED_AUTHORIZATION_COLUMNS).select_from(_join_authorization(m.patients))
     .where(m.patients.c.workspace == bindparam("workspace"), m.patients.c.ins == bindparam("ins")))
 
 

@@ -301,7 +301,7 @@ class Store:
             with engine.connect() as conn:
                 if self.dialect == "sqlite":
                     conn.execution_options(**{_BEGIN_OPTION: "READONLY" if readonly else "IMMEDIATE"})
-                elif readonly and engine is not self._autocommit:
+                elif readonly and not autocommit:
                     conn.execution_options(postgresql_readonly=True)
                 with conn.begin():
                     yield UnitOfWork(conn)

@@ -10,7 +10,8 @@ from sqlalchemy import Connection, Row, bindparam, delete, exists, func, select,
 
 from . import models as m
 from ._common import DEFAULT_WORKSPACE, atomic, check_workspace_id, insert_ignore, utcnow
-from .authorizations import Authorization, _joined_authorization, _key, _Prefixed
+from .authorizations import (_JOINED_AUTHORIZATION_COLUMNS, Authorization, _joined_authorization, _Prefixed,
+                             _join_authorization)
 from .errors import ProtectedWorkspace, WorkspaceExists, WorkspaceNotFound
 from .patients import Patient, _patient
 
@@ -55,11 +56,9 @@ _GET_FOR_CALL = select(m.workspaces, exists().where(m.faults.c.workspace == m.wo
                        ).where(m.workspaces.c.id == bindparam("workspace"))
 # ... and the caller's patient and authorization too: a round trip less for a search or a retrieve on PostgreSQL
 _GET_FOR_CALL_WITH_CALLER = (
-    _GET_FOR_CALL.add_columns(*[c.label(f"p_{c.name}") for c in m.patients.c],
-                              *[c.label(f"a_{c.name}") for c in m.authorizations.c])
-    .select_from(m.workspaces.outerjoin(m.patients, (m.patients.c.workspace == m.workspaces.c.id)
-                                        & (m.patients.c.ins == bindparam("ins")))
-                 .outerjoin(m.authorizations, _key(m.workspaces.c.id, m.patients.c.ins, bindparam("ps_id_nat")))))
+    _GET_FOR_CALL.add_columns(*[c.label(f"p_{c.name}") for c in m.patients.c], *_JOINED_AUTHORIZATION_COLUMNS)
+    .select_from(_join_authorization(m.workspaces.outerjoin(m.patients, (m.patients.c.workspace == m.workspaces.c.id)
+                                                           & (m.patients.c.ins == bindparam("ins"))))))
 
 
 def _workspace(row: Row[Any]) -> Workspace:
