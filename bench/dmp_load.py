@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/dmp_load.py [--db sqlite|postgresql|both] [--clients 32] [--feeds 400] [--seconds 20]
                                        [--rate 300] [--patients 60] [--workers 1] [--soap-threads N]
-                                       [--pg-durable-read-log] [--json PATH]
+                                       [--pg-durable-read-log] [--pg-waits] [--json PATH]
 
 Starts a real `segur-sandbox serve` process (--workers, default 1) on a fresh database, authorises the first seeded
 professional on the open DMPs through the admin API, then:
@@ -40,7 +40,9 @@ import platform
 import random
 import statistics
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,6 +224,7 @@ class Tally:
     server_cpu_s: float | None = None  # the server's worker processes, over the phase (None: /proc unreadable)
     worker_cpu_s: list[float] = field(default_factory=list)  # the same, per worker process
     database_cpu_s: float | None = None  # PostgreSQL's processes, over the phase
+    database_waits: dict[str, float] | None = None  # --pg-waits: what the active sessions waited on, share of samples
 
     async def exchange(self, connection: Connection, request: bytes, since: float) -> None:
         """One request; its latency runs from ``since`` (send time in a closed loop, due time in an open one)."""
@@ -379,7 +382,8 @@ def _figures(tally: Tally) -> dict[str, Any]:
             "per_s": round(answered / tally.elapsed, 1) if tally.elapsed else 0.0,
             "p50_ms": tally.percentile_ms(50), "p95_ms": tally.percentile_ms(95), "p99_ms": tally.percentile_ms(99),
             "generator_cpu_s": round(tally.generator_cpu_s, 2), "server_cpu_ms_per_request": server_ms,
-            "worker_cpu_shares": _shares(tally.worker_cpu_s), "database_cpu_ms_per_request": database_ms}
+            "worker_cpu_shares": _shares(tally.worker_cpu_s), "database_cpu_ms_per_request": database_ms,
+            **({"database_waits": tally.database_waits} if tally.database_waits is not None else {})}
 
 
 def _late_seconds(tally: Tally) -> list[list[float]]:
@@ -402,11 +406,16 @@ def _shares(parts: list[float]) -> list[float]:
 
 
 def _split(figures: dict[str, Any]) -> str:
-    """The workers' shares of the server CPU and PostgreSQL's CPU a request, where measured."""
+    """The workers' shares of the server CPU, PostgreSQL's CPU a request and its sessions' waits, where measured."""
     shares = figures.get("worker_cpu_shares") or []
     out = f", workers' CPU {'/'.join(f'{share * 100:.0f}' for share in shares)} %" if len(shares) > 1 else ""
     database_ms = figures.get("database_cpu_ms_per_request")
-    return out + (f", PostgreSQL {database_ms} ms CPU a request" if database_ms is not None else "")
+    out += f", PostgreSQL {database_ms} ms CPU a request" if database_ms is not None else ""
+    waits = figures.get("database_waits")
+    if waits is not None:
+        out += ", active PostgreSQL sessions: " + (", ".join(f"{event} {share * 100:.0f} %"
+                                                             for event, share in waits.items()) or "none sampled")
+    return out
 
 
 def _cpu_of(pid: int) -> float | None:
@@ -436,13 +445,52 @@ def _postgres_pids() -> list[int]:
     return pids
 
 
-async def _measured(phase: Awaitable[Tally], pids: list[int], database: bool = False) -> Tally:
+class _WaitSampler:
+    """What the server's PostgreSQL sessions wait on, sampled every ``INTERVAL`` in a thread of the load generator
+    (``--pg-waits``: a query every 20 ms, taken from the generator's CPU, so off by default). Each sample counts the
+    database's active sessions by wait event, ``CPU`` for those waiting on none (running or runnable)."""
+
+    INTERVAL = 0.02
+    _QUERY = ("SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity "
+              "WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()")
+
+    def __init__(self, url: str) -> None:
+        self.url, self.counts, self._stop = url, Counter[str](), threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self._stop.wait(self.INTERVAL):
+                self.counts.update(row[0] for row in conn.execute(self._QUERY))
+
+    def shares(self) -> dict[str, float]:
+        """Each wait event's share of the sampled active sessions, largest first (the five largest)."""
+        total = sum(self.counts.values())
+        return {event: round(n / total, 3) for event, n in self.counts.most_common(5)} if total else {}
+
+
+async def _measured(phase: Awaitable[Tally], pids: list[int], database: bool = False,
+                    waits_url: str | None = None) -> Tally:
     """The phase, with the CPU time its server's worker processes spent: in all, and each worker's (how evenly
     the kernel's spread of the keep-alive connections over the workers loaded them); with ``database``, the
-    PostgreSQL server's too (its processes that lived through the phase)."""
+    PostgreSQL server's too (its processes that lived through the phase); with ``waits_url``, what that
+    database's sessions waited on (``_WaitSampler``)."""
     before = _cpu_seconds(pids)
     db_before = {pid: _cpu_of(pid) for pid in _postgres_pids()} if database else {}
-    tally = await phase
+    with (_WaitSampler(waits_url) if waits_url else contextlib.nullcontext()) as sampler:
+        tally = await phase
+    if sampler is not None:
+        tally.database_waits = sampler.shares()
     after = _cpu_seconds(pids)
     if before is not None and after is not None:
         tally.worker_cpu_s = [b - a for a, b in zip(before, after)]
@@ -454,20 +502,21 @@ async def _measured(phase: Awaitable[Tally], pids: list[int], database: bool = F
 
 
 async def _phases(port: int, prepared: Prepared, clients: int, seconds: float,
-                  rate: float, pids: list[int], database: bool) -> tuple[Tally, Tally, Tally, int]:
+                  rate: float, pids: list[int], database: bool, waits_url: str | None = None
+                  ) -> tuple[Tally, Tally, Tally, int]:
     warm = await _closed_loop(port, prepared.warm, clients)
     if warm.failed:
         raise SystemExit(f"{warm.failed} of the {len(prepared.warm)} warm-up feeds failed (BENCH_DEBUG=1 shows why)")
-    feeds = await _measured(_closed_loop(port, prepared.load, clients), pids, database)
+    feeds = await _measured(_closed_loop(port, prepared.load, clients), pids, database, waits_url)
     answer_bytes = await _check_search(port, prepared.search)
-    closed = await _measured(_closed_loop(port, [prepared.search], clients, seconds), pids, database)
-    opened = await _measured(_open_loop(port, prepared.search, clients, rate, seconds), pids, database)
+    closed = await _measured(_closed_loop(port, [prepared.search], clients, seconds), pids, database, waits_url)
+    opened = await _measured(_open_loop(port, prepared.search, clients, rate, seconds), pids, database, waits_url)
     return feeds, closed, opened, answer_bytes
 
 
 def bench(db_kind: str, clients: int, feeds: int, seconds: float, rate: float, patients: int, workers: int,
-          machine: dict[str, Any], soap_threads: int | None = None, durable_read_log: bool = False
-          ) -> dict[str, Any]:
+          machine: dict[str, Any], soap_threads: int | None = None, durable_read_log: bool = False,
+          pg_waits: bool = False) -> dict[str, Any]:
     env = {} if soap_threads is None else {"SEGUR_SANDBOX_SOAP_THREADS": str(soap_threads)}
     if durable_read_log:
         env["SEGUR_SANDBOX_PG_DURABLE_READ_LOG"] = "1"
@@ -477,13 +526,13 @@ def bench(db_kind: str, clients: int, feeds: int, seconds: float, rate: float, p
             prepared = _prepare(server, feeds)
             feed, closed, opened, answer_bytes = asyncio.run(
                 _phases(server.port, prepared, clients, seconds, rate, server.worker_pids(),
-                        db_kind == "postgresql"))
+                        db_kind == "postgresql", db if pg_waits else None))
     open_figures = _figures(opened)
     achieved = open_figures.pop("per_s")
     return {
         "database": db_kind, "clients": clients, "workers": workers,
         "soap_threads": soap_threads if soap_threads is not None else "default (0: on the event loop)",
-        "pg_durable_read_log": durable_read_log,
+        "pg_durable_read_log": durable_read_log, "pg_waits_sampled": bool(pg_waits and db),
         "cda_bytes": round(statistics.mean(prepared.cda_bytes)), "cda_min_bytes": CDA_MIN_BYTES,
         "feeds": _figures(feed),
         "searches": {**_figures(closed), "documents_per_answer": SEARCH_DOCUMENTS, "answer_bytes": answer_bytes},
@@ -546,6 +595,9 @@ def main() -> None:
     parser.add_argument("--pg-durable-read-log", action="store_true",
                         help="SEGUR_SANDBOX_PG_DURABLE_READ_LOG=1: a search's log line waits for PostgreSQL's WAL "
                              "flush like every other write, as before 2026-11-26 (to compare both)")
+    parser.add_argument("--pg-waits", action="store_true",
+                        help="sample what the PostgreSQL sessions wait on every 20 ms during each phase (a query "
+                             "from the load generator's process: off by default)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.rate <= 0 or args.clients < 1:
@@ -553,7 +605,7 @@ def main() -> None:
     machine = _machine()  # before any server runs: the probe should see an idle machine
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results = [bench(kind, args.clients, args.feeds, args.seconds, args.rate, args.patients, args.workers, machine,
-                     args.soap_threads, args.pg_durable_read_log) for kind in kinds]
+                     args.soap_threads, args.pg_durable_read_log, args.pg_waits) for kind in kinds]
     print(f"machine: {machine['cpu_model']}, {machine['cores']} cores, Python {machine['python']}, "
           f"CPU probe {machine['cpu_probe_s']} s; {args.workers} server worker(s), {args.clients} connections, "
           f"SOAP threads: {'server default' if args.soap_threads is None else args.soap_threads}"
