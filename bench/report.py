@@ -87,6 +87,12 @@ def _dmp(d: list) -> Iterator[Row]:
                    f"{o.get('failed')} failed")
 
 
+def _dmp_search_cpu(d: dict) -> Iterator[Row]:
+    yield ("dmp_search_cpu", f"{d.get('database')}: CPU of one FindDocuments in process, median of {d.get('rounds')} "
+                             f"rounds of {d.get('searches_per_round')}",
+           f"{d.get('cpu_ms_per_search_median')} ms a search")
+
+
 def _durability(d: dict) -> Iterator[Row]:
     for r in d.get("results", []):
         c, k = r["concurrent"], r["sigkill"]
@@ -138,7 +144,7 @@ def _generic(name: str, data: Any) -> Iterator[Row]:
 
 EXTRACTORS: dict[str, Callable[[Any], Iterator[Row]]] = {
     "fixtures": _fixtures, "cards": _cards, "insi_load": _insi, "dmp_load": _dmp, "durability": _durability,
-    "scale": _scale, "fuzz": _fuzz,
+    "scale": _scale, "fuzz": _fuzz, "dmp_search_cpu": _dmp_search_cpu,
 }
 
 
@@ -169,12 +175,16 @@ def gather(results: Path) -> tuple[list[Row], dict[str, Any]]:
             rows.append((path.stem, "unreadable", str(exc)))
             continue
         raw[path.stem] = data
-        extractor = EXTRACTORS.get(path.stem) or next(  # scale_mixed.json: a second run of scale.py
-            (f for name, f in EXTRACTORS.items() if path.stem.startswith(name + "_")), None)
+        # scale_mixed.json: another run of scale.py; the longest name wins (dmp_search_cpu_x is not dmp_load's)
+        script = path.stem if path.stem in EXTRACTORS else max(
+            (name for name in EXTRACTORS if path.stem.startswith(name + "_")), key=len, default=None)
         try:
-            rows += list(extractor(data) if extractor else _generic(path.stem, data))
-        except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
-            rows.append((path.stem, "unexpected shape", f"{type(exc).__name__}: {exc}"))
+            found = list(EXTRACTORS[script](data)) if script else list(_generic(path.stem, data))
+        except (AttributeError, KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+            found = [(script or path.stem, "unexpected shape", f"{type(exc).__name__}: {exc}")]
+        if script and script != path.stem:  # several runs of one script: say which file each row is from
+            found = [(bench, f"{measure} ({path.name})", figure) for bench, measure, figure in found]
+        rows += found
     return rows, raw
 
 
