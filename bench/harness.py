@@ -78,15 +78,17 @@ class LiveServer:
             self.process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, env=env,
                                             start_new_session=True)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}: {self.tail()}")
-            try:
-                if httpx.get(self.base + "/health", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+        # one client for every poll: a new one loads the CA bundle each time (tens of ms, seconds on a slow machine)
+        with httpx.Client(timeout=2) as poll:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the server exited with {self.process.returncode}: {self.tail()}")
+                try:
+                    if poll.get(self.base + "/health").status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
         self.kill()
         raise RuntimeError(f"the server did not answer /health within {timeout} s: {self.tail()}")
 
