@@ -173,12 +173,11 @@ def verify_vihf(
     verdict: ChainVerdict | None = None
     if len(signatures) > 1:
         raise vihf_fault(f"l'assertion porte {len(signatures)} signatures ds:Signature, une seule est admise")
-    if signatures:  # checks the received text against the signed one too
+    if signatures:  # both branches check the received text against the signed (canonical) one
         cert, verdict, view = verify_assertion_signature(assertion, signatures[0], assertion_id, pki, now, settings)
     elif settings.lenient_unsigned:
         notes.append("VIHF non signé accepté (mode permissif)")
         view = canonical_view(assertion)
-        check_signed_text(assertion, view)
     else:
         raise vihf_fault("l'assertion n'est pas signée (ds:Signature absent)")
 
@@ -493,9 +492,12 @@ _verified = _VerifiedSignatures()
 
 
 def canonical_view(assertion: etree._Element) -> etree._Element:
-    """What an unsigned assertion says once comments are dropped: the same reading as a signed one."""
+    """What an unsigned assertion says once comments are dropped: the same reading as a signed one, and the same
+    refusal of values that read differently in the received text (a signed one's is checked with its signature)."""
     canonical = etree.tostring(assertion, method="c14n", exclusive=True, with_comments=False)
-    return etree.fromstring(canonical)
+    view = etree.fromstring(canonical)
+    check_signed_text(assertion, view)
+    return view
 
 
 _VALUE_TAGS = (f"{_S}Issuer", f"{_S}NameID", f"{_S}AttributeValue")

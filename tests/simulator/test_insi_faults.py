@@ -149,6 +149,18 @@ def _signed(insi, **options) -> etree._Element:
                               now=options.pop("now", datetime.now(timezone.utc)), **options)
 
 
+def test_lenient_unsigned_assertion_with_a_comment_in_a_value_is_refused(insi):
+    """Accepting an unsigned assertion PS does not accept a value that reads one way in the received text and
+    another once comments are dropped (the check a signed assertion gets with its signature)."""
+    insi.settings(insi_assertion_lenient=True)
+    assertion = _signed(insi, sign=False)
+    name_id = assertion.find(f"{{{SAML2}}}Subject/{{{SAML2}}}NameID")
+    comment = etree.Comment("x")
+    name_id.text, comment.tail = name_id.text[:4], name_id.text[4:]
+    name_id.append(comment)
+    assert_fault(insi.cpx().search_traits(*ADRUN, assertion=assertion), "caller", message="commentaire")
+
+
 def test_tampered_assertion_is_refused(insi):
     assertion = _signed(insi)
     assertion.find(f"{{{SAML2}}}Subject/{{{SAML2}}}NameID").text = "899999999999"
