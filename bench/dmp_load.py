@@ -246,9 +246,14 @@ class Tally:
             print(detail)
 
     def percentile_ms(self, q: int) -> float:
-        if len(self.latencies) < 2:
-            return float("nan")
-        return round(statistics.quantiles(self.latencies, n=100)[q - 1] * 1000, 1)
+        return _percentile_ms(self.latencies, q)
+
+
+def _percentile_ms(values: list[float], q: int) -> float:
+    """The q-th percentile of these latencies (seconds) in ms; NaN for fewer than two."""
+    if len(values) < 2:
+        return float("nan")
+    return round(statistics.quantiles(values, n=100)[q - 1] * 1000, 1)
 
 
 async def _closed_loop(port: int, requests: list[bytes], clients: int, seconds: float | None = None) -> Tally:
@@ -394,9 +399,9 @@ def _late_seconds(tally: Tally) -> list[list[float]]:
         by_second.setdefault(int(since - tally.t0), []).append(latency)
     late = []
     for second, values in sorted(by_second.items()):
-        p95 = statistics.quantiles(values, n=20)[-1] * 1000 if len(values) > 1 else values[0] * 1000
+        p95 = _percentile_ms(values, 95) if len(values) > 1 else round(values[0] * 1000, 1)
         if p95 > TARGET_P95_MS:
-            late.append([second, round(p95, 1)])
+            late.append([second, p95])
     return late
 
 

@@ -336,11 +336,8 @@ class Store:
 
     def dispose(self) -> None:
         """Close the pooled connections (at shutdown, or in a child process after fork)."""
-        self.engine.dispose()
-        if self._reader is not self.engine:
-            self._reader.dispose()
-        if self._autocommit is not None:
-            self._autocommit.dispose()
+        for engine in self.engines:
+            engine.dispose()
         if self._writer is not None:
             self._writer.close()
 
